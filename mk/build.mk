@@ -1,0 +1,110 @@
+# One option set of the Darknet build; called by the top Makefile as
+#   make -f mk/build.mk VARIANT=name GPU= CUDNN= OPENCV= OPENMP= OPENBLAS= DEBUG= [OPTS=]
+# Objects, libdarknet.a and the darknet binary go to build/$(VARIANT)/.
+
+DN      := build/darknet
+OUT     := build/$(VARIANT)
+GPU     ?= 0
+CUDNN   ?= 0
+OPENCV  ?= 1
+OPENMP  ?= 1
+OPENBLAS?= 1
+DEBUG   ?= 0
+OPTS    ?= -Ofast
+ifeq ($(DEBUG),1)
+OPTS    := -O0 -g
+endif
+CUDA    ?= /usr/local/cuda
+# CUDA 13 accepts compute_75 and newer: Turing to Hopper as machine code, plus PTX for later chips.
+ARCH    ?= -gencode arch=compute_75,code=sm_75 -gencode arch=compute_80,code=sm_80 \
+           -gencode arch=compute_86,code=sm_86 -gencode arch=compute_89,code=sm_89 \
+           -gencode arch=compute_90,code=[sm_90,compute_90]
+
+CC      := gcc
+CXX     := g++ -std=c++11
+NVCC    := $(CUDA)/bin/nvcc
+CPPFLAGS:= -I$(DN)/include -I$(DN)/src -Isrc/layers -MMD -MP
+CFLAGS  := -Wall -Wno-unused-result -Wno-unknown-pragmas -Wfatal-errors -fPIC $(OPTS)
+LDLIBS  := -lm -pthread
+# Our own sources must be warning-clean; Darknet's are compiled as upstream has them.
+LAYER_WARN := -Wextra -Wno-unused-parameter -Werror=implicit-function-declaration -Werror
+
+ifeq ($(OPENMP),1)
+CFLAGS  += -fopenmp
+endif
+ifeq ($(OPENBLAS),1)
+CPPFLAGS+= -DCBLAS $(shell pkg-config --cflags openblas 2>/dev/null)
+LDLIBS  += $(or $(shell pkg-config --libs openblas 2>/dev/null),-lopenblas)
+endif
+ifeq ($(OPENCV),1)
+CPPFLAGS+= -DOPENCV $(shell pkg-config --cflags opencv4)
+LDLIBS  += -lopencv_highgui -lopencv_videoio -lopencv_imgcodecs -lopencv_imgproc -lopencv_core -lstdc++
+endif
+ifeq ($(GPU),1)
+CPPFLAGS+= -DGPU -I$(CUDA)/include
+LDLIBS  += -L$(CUDA)/lib64 -Wl,-rpath,$(CUDA)/lib64 -lcudart -lcublas -lcurand -lstdc++
+endif
+ifeq ($(CUDNN),1)
+CPPFLAGS+= -DCUDNN
+LDLIBS  += -lcudnn
+endif
+
+# Darknet's own objects, as listed in its Makefile (library part, then the example commands).
+DN_LIB  := gemm utils cuda deconvolutional_layer convolutional_layer list image activations \
+           im2col col2im blas crop_layer dropout_layer maxpool_layer softmax_layer data matrix \
+           network connected_layer cost_layer parser option_list detection_layer route_layer \
+           upsample_layer box normalization_layer avgpool_layer layer local_layer shortcut_layer \
+           logistic_layer activation_layer rnn_layer gru_layer crnn_layer demo batchnorm_layer \
+           region_layer reorg_layer tree lstm_layer l2norm_layer yolo_layer iseg_layer image_opencv
+DN_EXE  := captcha lsd super art tag cifar go rnn segmenter regressor classifier coco yolo \
+           detector nightmare instance-segmenter darknet
+DN_CU   := convolutional_kernels deconvolutional_kernels activation_kernels im2col_kernels \
+           col2im_kernels blas_kernels crop_layer_kernels dropout_layer_kernels \
+           maxpool_layer_kernels avgpool_layer_kernels
+
+LAYER_C := $(wildcard src/layers/*.c)
+LAYER_CU:= $(wildcard src/layers/*.cu)
+
+OBJS    := $(addprefix $(OUT)/dn/,$(addsuffix .o,$(DN_LIB))) \
+           $(patsubst src/layers/%.c,$(OUT)/layers/%.o,$(LAYER_C))
+ifeq ($(GPU),1)
+OBJS    += $(addprefix $(OUT)/dn/,$(addsuffix .o,$(DN_CU))) \
+           $(patsubst src/layers/%.cu,$(OUT)/layers/%.cu.o,$(LAYER_CU))
+endif
+EXEOBJS := $(addprefix $(OUT)/dn/,$(addsuffix .o,$(DN_EXE)))
+
+all: $(OUT)/darknet $(OUT)/libdarknet.a
+
+$(OUT)/darknet: $(EXEOBJS) $(OUT)/libdarknet.a
+	@echo "  LINK   $@"
+	@$(CC) $(CFLAGS) $(EXEOBJS) $(OUT)/libdarknet.a -o $@ $(LDLIBS)
+
+$(OUT)/libdarknet.a: $(OBJS)
+	@rm -f $@
+	@echo "  AR     $@"
+	@ar rcs $@ $^
+
+# Every object also depends on the prepared tree's stamp: new patches rebuild everything.
+$(OUT)/dn/%.o: $(DN)/src/%.c build/darknet.stamp | $(OUT)/dn
+	@echo "  CC     $<"
+	@$(CC) $(CPPFLAGS) $(CFLAGS) -c $< -o $@
+$(OUT)/dn/%.o: $(DN)/src/%.cpp build/darknet.stamp | $(OUT)/dn
+	@echo "  CXX    $<"
+	@$(CXX) $(CPPFLAGS) $(CFLAGS) -c $< -o $@
+$(OUT)/dn/%.o: $(DN)/examples/%.c build/darknet.stamp | $(OUT)/dn
+	@echo "  CC     $<"
+	@$(CC) $(CPPFLAGS) $(CFLAGS) -c $< -o $@
+$(OUT)/dn/%.o: $(DN)/src/%.cu build/darknet.stamp | $(OUT)/dn
+	@echo "  NVCC   $<"
+	@$(NVCC) $(ARCH) $(filter-out -MMD -MP,$(CPPFLAGS)) --compiler-options "$(CFLAGS)" -c $< -o $@
+$(OUT)/layers/%.o: src/layers/%.c build/darknet.stamp | $(OUT)/layers
+	@echo "  CC     $<"
+	@$(CC) $(CPPFLAGS) $(CFLAGS) $(LAYER_WARN) -c $< -o $@
+$(OUT)/layers/%.cu.o: src/layers/%.cu build/darknet.stamp | $(OUT)/layers
+	@echo "  NVCC   $<"
+	@$(NVCC) $(ARCH) $(filter-out -MMD -MP,$(CPPFLAGS)) --compiler-options "$(CFLAGS)" -c $< -o $@
+
+$(OUT)/dn $(OUT)/layers:
+	@mkdir -p $@
+
+-include $(wildcard $(OUT)/dn/*.d $(OUT)/layers/*.d)

@@ -1,0 +1,119 @@
+/* The one table of plugin layer types, and the glue Darknet calls (see layer_registry.h). */
+#include "layer_registry.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "cosine_layer.h"
+#ifdef GPU
+#include "cuda.h"
+#endif
+
+/* One row per layer type. Keep PLUGIN_TYPE_COUNT equal to the number of rows: the check
+ * below fails the build otherwise, so a half-added type cannot slip in. Registration is
+ * explicit on purpose: self-registering static initialisers vanish from static libraries. */
+#define PLUGIN_TYPE_COUNT 1
+static const plugin_type plugin_types[] = {
+    {"cosine", parse_cosine_layer, free_cosine_layer, 0, save_cosine_weights, load_cosine_weights},
+};
+_Static_assert(sizeof(plugin_types) / sizeof(plugin_types[0]) == PLUGIN_TYPE_COUNT,
+               "PLUGIN_TYPE_COUNT does not match the rows of plugin_types");
+
+int plugin_type_count(void) { return PLUGIN_TYPE_COUNT; }
+
+const plugin_type *plugin_type_at(int i)
+{
+    return (i >= 0 && i < PLUGIN_TYPE_COUNT) ? &plugin_types[i] : 0;
+}
+
+const plugin_type *plugin_find(const char *name)
+{
+    int i;
+    for (i = 0; i < PLUGIN_TYPE_COUNT; ++i)
+        if (strcmp(plugin_types[i].name, name) == 0) return &plugin_types[i];
+    return 0;
+}
+
+void plugin_print_types(FILE *out)
+{
+    int i;
+    for (i = 0; i < PLUGIN_TYPE_COUNT; ++i) fprintf(out, " [%s]", plugin_types[i].name);
+}
+
+#ifdef GPU
+/* CPU fallback for plugin types without GPU twins: the previous layer's output is copied to
+ * the host, the CPU code runs on host buffers, and the results go back to the device. The
+ * layer's parameters then live on the host only, which is where save/load read them. */
+static void fallback_forward_gpu(layer l, network net)
+{
+    cuda_pull_array(net.input_gpu, net.input, l.inputs * l.batch);
+    l.forward(l, net);
+    cuda_push_array(l.output_gpu, l.output, l.outputs * l.batch);
+}
+
+static void fallback_backward_gpu(layer l, network net)
+{
+    cuda_pull_array(l.delta_gpu, l.delta, l.outputs * l.batch);
+    if (net.delta_gpu) cuda_pull_array(net.delta_gpu, net.delta, l.inputs * l.batch);
+    l.backward(l, net);
+    if (net.delta_gpu) cuda_push_array(net.delta_gpu, net.delta, l.inputs * l.batch);
+}
+
+static void fallback_update_gpu(layer l, update_args a)
+{
+    l.update(l, a);
+}
+#endif
+
+int plugin_parse_section(const char *section, list *options, plugin_params params, layer *out)
+{
+    char name[128];
+    size_t n = strlen(section);
+    const plugin_type *t;
+    if (n < 3 || n - 2 >= sizeof(name) || section[0] != '[' || section[n - 1] != ']') return 0;
+    memcpy(name, section + 1, n - 2);
+    name[n - 2] = 0;
+    t = plugin_find(name);
+    if (!t) return 0;
+
+    *out = t->parse(options, params);
+    out->type = PLUGIN;
+    out->plugin = t;
+#ifdef GPU
+    if (gpu_index >= 0 && !out->forward_gpu) {
+        if (!out->output_gpu && out->output)
+            out->output_gpu = cuda_make_array(out->output, out->outputs * out->batch);
+        if (!out->delta_gpu && out->delta)
+            out->delta_gpu = cuda_make_array(out->delta, out->outputs * out->batch);
+        out->forward_gpu = fallback_forward_gpu;
+        out->backward_gpu = fallback_backward_gpu;
+        if (out->update) out->update_gpu = fallback_update_gpu;
+    }
+#endif
+    return 1;
+}
+
+void plugin_free_layer(layer *l)
+{
+    if (l->plugin && l->plugin->free) l->plugin->free(l);
+    l->plugin_state = 0;
+}
+
+void plugin_resize_layer(layer *l, network *net, int w, int h)
+{
+    if (!l->plugin->resize) {
+        fprintf(stderr, "darknet: error: layer type [%s] cannot be resized\n", l->plugin->name);
+        exit(1);
+    }
+    l->plugin->resize(l, net, w, h);
+}
+
+void plugin_save_weights(layer l, FILE *fp)
+{
+    if (l.plugin->save_weights) l.plugin->save_weights(l, fp);
+}
+
+void plugin_load_weights(layer l, FILE *fp)
+{
+    if (l.plugin->load_weights) l.plugin->load_weights(l, fp);
+}

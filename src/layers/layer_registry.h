@@ -1,0 +1,60 @@
+/* The plugin mechanism: layer types that live outside Darknet's source.
+ *
+ * Darknet's cfg parser (patched by darknet-patches/0004) looks every section name it does
+ * not know up in the one table of layer_registry.c. A registered type supplies:
+ *
+ *   parse         build the layer from its cfg options (make_X_layer); it sets forward,
+ *                 backward and update (and their GPU twins when it has them) on the layer
+ *   free          release what the layer owns beyond Darknet's standard buffers, which
+ *                 free_layer frees as for any layer (may be 0)
+ *   resize        adapt to a new input size (may be 0: resizing is then an error)
+ *   save_weights  write its parameters after the stock layers' in the weights file (may be 0)
+ *   load_weights  read them back, in the same order (may be 0)
+ *
+ * A GPU build runs every cfg: a type without GPU twins gets a fallback that copies its input
+ * from the device, runs the CPU code, and copies its output (and deltas) back.
+ *
+ * Adding a layer type: write src/layers/X.c and X.h, add one row to the table in
+ * layer_registry.c and bump PLUGIN_TYPE_COUNT. Nothing in darknet-patches changes.
+ */
+#ifndef LAYER_REGISTRY_H
+#define LAYER_REGISTRY_H
+
+#include <stdio.h>
+#include "darknet.h"
+
+/* What the parser knows when it reaches a section. */
+typedef struct plugin_params {
+    const char *file;   /* cfg path, for messages */
+    const char *type;   /* section name as written, with brackets: "[cosine]" */
+    int index;          /* this layer's index in net->layers */
+    int batch;          /* rows per network batch (batch / subdivisions) */
+    int inputs;         /* outputs of the previous layer, per row */
+    int h, w, c;        /* shape of the previous layer's output (0 when not an image) */
+    int time_steps;
+    network *net;       /* layers 0..index-1 are already built */
+} plugin_params;
+
+typedef struct plugin_type {
+    const char *name;   /* section name without brackets */
+    layer (*parse)(list *options, plugin_params params);
+    void (*free)(layer *l);
+    void (*resize)(layer *l, network *net, int w, int h);
+    void (*save_weights)(layer l, FILE *fp);
+    void (*load_weights)(layer l, FILE *fp);
+} plugin_type;
+
+/* Called by the patched parser, weights I/O, free_layer and resize_network. */
+int  plugin_parse_section(const char *section, list *options, plugin_params params, layer *out);
+void plugin_print_types(FILE *out);
+void plugin_free_layer(layer *l);
+void plugin_resize_layer(layer *l, network *net, int w, int h);
+void plugin_save_weights(layer l, FILE *fp);
+void plugin_load_weights(layer l, FILE *fp);
+
+/* The registry's table, for tests and tools. */
+int plugin_type_count(void);
+const plugin_type *plugin_type_at(int i);
+const plugin_type *plugin_find(const char *name);
+
+#endif
