@@ -14,10 +14,15 @@
  * explicit on purpose: self-registering static initialisers vanish from static libraries. */
 #define PLUGIN_TYPE_COUNT 1
 static const plugin_type plugin_types[] = {
-    {"cosine", parse_cosine_layer, free_cosine_layer, 0, save_cosine_weights, load_cosine_weights},
+    {.name = "cosine", .parse = parse_cosine_layer, .free = free_cosine_layer,
+     .save_weights = save_cosine_weights, .load_weights = load_cosine_weights},
 };
 _Static_assert(sizeof(plugin_types) / sizeof(plugin_types[0]) == PLUGIN_TYPE_COUNT,
                "PLUGIN_TYPE_COUNT does not match the rows of plugin_types");
+
+/* Classifier subcommands of this project (darknet classifier NAME ...). */
+#define PLUGIN_COMMAND_COUNT 0
+static const plugin_command plugin_commands[PLUGIN_COMMAND_COUNT + 1] = {{0, 0, 0}};
 
 int plugin_type_count(void) { return PLUGIN_TYPE_COUNT; }
 
@@ -116,4 +121,69 @@ void plugin_save_weights(layer l, FILE *fp)
 void plugin_load_weights(layer l, FILE *fp)
 {
     if (l.plugin->load_weights) l.plugin->load_weights(l, fp);
+}
+
+int plugin_is_loss_only(layer l)
+{
+    return l.plugin && l.plugin->loss_only;
+}
+
+int plugin_network_wants_train_stats(network *net)
+{
+    int i;
+    for (i = 0; i < net->n; ++i) {
+        const layer *l = &net->layers[i];
+        if (l->type == PLUGIN && (l->plugin->set_train_stats || l->plugin->setup_loader)) return 1;
+    }
+    return 0;
+}
+
+void plugin_network_set_train_stats(network *net, const int *path_class, int n,
+                                    const int *counts, int classes)
+{
+    int i;
+    for (i = 0; i < net->n; ++i) {
+        layer l = net->layers[i];
+        if (l.type == PLUGIN && l.plugin->set_train_stats)
+            l.plugin->set_train_stats(l, net, path_class, n, counts, classes);
+    }
+}
+
+void plugin_network_setup_loader(network *net, load_args *args)
+{
+    int i, owner = -1;
+    for (i = 0; i < net->n; ++i) {
+        layer l = net->layers[i];
+        if (l.type != PLUGIN || !l.plugin->setup_loader) continue;
+        if (owner >= 0) {
+            fprintf(stderr, "darknet: error: layers %d and %d both bring a batch loader; a network may have one\n", owner, i);
+            exit(1);
+        }
+        if (l.plugin->setup_loader(l, net, args)) owner = i;
+    }
+}
+
+void plugin_network_print_losses(network *net, FILE *out)
+{
+    int i, any = 0;
+    double total = 0;
+    for (i = 0; i < net->n; ++i) {
+        layer l = net->layers[i];
+        if (l.type != PLUGIN || !l.plugin->loss_name || !l.cost) continue;
+        /* l.cost is summed over the rows of the last sub-batch; print the mean per row. */
+        double v = l.cost[0] / l.batch;
+        fprintf(out, "%s %s %.5f", any ? "" : "   losses:", l.plugin->loss_name, v);
+        total += v;
+        any = 1;
+    }
+    if (any) fprintf(out, "  total %.5f\n", total);
+}
+
+int plugin_run_classifier_command(int argc, char **argv)
+{
+    int i;
+    for (i = 0; i < PLUGIN_COMMAND_COUNT; ++i) {
+        if (strcmp(argv[2], plugin_commands[i].name) == 0) exit(plugin_commands[i].run(argc, argv));
+    }
+    return 0;
 }

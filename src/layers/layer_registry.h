@@ -42,7 +42,25 @@ typedef struct plugin_type {
     void (*resize)(layer *l, network *net, int w, int h);
     void (*save_weights)(layer l, FILE *fp);
     void (*load_weights)(layer l, FILE *fp);
+
+    /* Optional training hooks (0 when unused). */
+    const char *loss_name;  /* set for layers whose l.cost is a training loss: printed each
+                               iteration under this name */
+    int loss_only;          /* an extra objective, never the network's output layer */
+    /* Called once before training with the class of each of the n training images
+       (path_class [n]) and the per-class counts (counts [classes]). */
+    void (*set_train_stats)(layer l, network *net, const int *path_class, int n,
+                            const int *counts, int classes);
+    /* May install its own batch loader into args (type PLUGIN_DATA); returns 1 if it did. */
+    int (*setup_loader)(layer l, network *net, load_args *args);
 } plugin_type;
+
+/* A classifier subcommand provided by this project: darknet classifier NAME ... */
+typedef struct plugin_command {
+    const char *name;
+    const char *usage;
+    int (*run)(int argc, char **argv);   /* returns the process exit status */
+} plugin_command;
 
 /* Called by the patched parser, weights I/O, free_layer and resize_network. */
 int  plugin_parse_section(const char *section, list *options, plugin_params params, layer *out);
@@ -51,6 +69,17 @@ void plugin_free_layer(layer *l);
 void plugin_resize_layer(layer *l, network *net, int w, int h);
 void plugin_save_weights(layer l, FILE *fp);
 void plugin_load_weights(layer l, FILE *fp);
+
+/* Called by the patched classifier training. */
+int  plugin_is_loss_only(layer l);
+int  plugin_network_wants_train_stats(network *net);
+void plugin_network_set_train_stats(network *net, const int *path_class, int n,
+                                    const int *counts, int classes);
+void plugin_network_setup_loader(network *net, load_args *args);
+void plugin_network_print_losses(network *net, FILE *out);
+/* darknet classifier NAME ...: runs NAME if it is one of ours (then exits with its
+   status) and returns 0 otherwise. */
+int  plugin_run_classifier_command(int argc, char **argv);
 
 /* The registry's table, for tests and tools. */
 int plugin_type_count(void);
