@@ -5,6 +5,8 @@
 #include <string.h>
 
 #include "cosine_layer.h"
+#include "expert_softmax_layer.h"
+#include "mixdata_layer.h"
 #ifdef GPU
 #include "cuda.h"
 #endif
@@ -12,10 +14,15 @@
 /* One row per layer type. Keep PLUGIN_TYPE_COUNT equal to the number of rows: the check
  * below fails the build otherwise, so a half-added type cannot slip in. Registration is
  * explicit on purpose: self-registering static initialisers vanish from static libraries. */
-#define PLUGIN_TYPE_COUNT 1
+#define PLUGIN_TYPE_COUNT 3
 static const plugin_type plugin_types[] = {
     {.name = "cosine", .parse = parse_cosine_layer, .free = free_cosine_layer,
      .save_weights = save_cosine_weights, .load_weights = load_cosine_weights},
+    {.name = "mixdata", .parse = parse_mixdata_layer, .free = free_mixdata_layer,
+     .set_train_stats = mixdata_set_train_stats, .setup_loader = mixdata_setup_loader},
+    {.name = "expert_softmax", .parse = parse_expert_softmax_layer,
+     .free = free_expert_softmax_layer, .loss_name = "NOD",
+     .set_train_stats = expert_softmax_set_train_stats},
 };
 _Static_assert(sizeof(plugin_types) / sizeof(plugin_types[0]) == PLUGIN_TYPE_COUNT,
                "PLUGIN_TYPE_COUNT does not match the rows of plugin_types");

@@ -1,0 +1,387 @@
+/* [mixdata] layer and its batch loader: see mixdata_layer.h for the batch layout.
+ *
+ * Glossary: B rows, P pairs, X = inputs per row (h*w*c), C classes, N training images.
+ */
+#include "mixdata_layer.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "blas.h"
+#include "cfg_keys.h"
+#include "data.h"
+#include "rng_util.h"
+#ifdef GPU
+#include "cuda.h"
+#endif
+
+/* Class-reversed sampler over the whole training list. */
+typedef struct {
+    int ready;
+    int n;              /* N training images */
+    int classes;        /* C */
+    int *class_start;   /* [C+1] offsets into class_images */
+    int *class_images;  /* [N] image indices grouped by class */
+    double *class_cdf;  /* [C] cumulative P(class c) with P(c) proportional to 1/n_c, n_c > 0 */
+} mix_sampler;
+
+typedef struct {
+    mix_pairing pairing;
+    mix_sampler sampler;
+    float alpha, cutmix_alpha;
+    int mixup, cutmix, reversed;
+} mixdata_state;
+
+static int row_blocks(int mixup, int cutmix) { return 2 + mixup + cutmix; }
+
+layer make_mixdata_layer(int batch, int w, int h, int c, float alpha, float cutmix_alpha,
+                         int mixup, int cutmix, int reversed)
+{
+    layer l = {0};
+    mixdata_state *st = calloc(1, sizeof(mixdata_state));
+    const int P = batch / row_blocks(mixup, cutmix);
+    l.batch = batch;
+    l.w = l.out_w = w;
+    l.h = l.out_h = h;
+    l.c = l.out_c = c;
+    l.inputs = l.outputs = w * h * c;
+    l.output = calloc(batch * l.outputs, sizeof(float)); /* [B, X] */
+    l.delta = calloc(batch * l.outputs, sizeof(float));  /* [B, X] */
+    st->alpha = alpha;
+    st->cutmix_alpha = cutmix_alpha;
+    st->mixup = mixup;
+    st->cutmix = cutmix;
+    st->reversed = reversed;
+    st->pairing.rows = batch;
+    st->pairing.pairs = P;
+    st->pairing.mixup_row0 = mixup ? 2 * P : -1;
+    st->pairing.cutmix_row0 = cutmix ? (2 + mixup) * P : -1;
+    st->pairing.mixup_lambda = calloc(P > 0 ? P : 1, sizeof(float));
+    st->pairing.cutmix_lambda = calloc(P > 0 ? P : 1, sizeof(float));
+    st->pairing.cutmix_box = calloc(P > 0 ? 4 * P : 4, sizeof(int));
+    l.plugin_state = st;
+    l.forward = forward_mixdata_layer;
+    l.backward = backward_mixdata_layer;
+#ifdef GPU
+    if (gpu_index >= 0) {
+        l.forward_gpu = forward_mixdata_layer_gpu;
+        l.backward_gpu = backward_mixdata_layer_gpu;
+        l.output_gpu = cuda_make_array(l.output, batch * l.outputs);
+        l.delta_gpu = cuda_make_array(l.delta, batch * l.outputs);
+    }
+#endif
+    fprintf(stderr, "mixdata           %4d x%4d x%4d   %d pairs: %s%s%s\n", w, h, c, P,
+            reversed ? "instance+reversed" : "instance+instance", mixup ? " +mixup" : "",
+            cutmix ? " +cutmix" : "");
+    return l;
+}
+
+layer parse_mixdata_layer(list *options, plugin_params p)
+{
+    float alpha = cfg_float(options, &p, "alpha", 1, 0, 1, 100, 0);
+    float cutmix_alpha = cfg_float(options, &p, "cutmix_alpha", 1, 0, 1, 100, 0);
+    int mixup = cfg_int(options, &p, "mixup", 1, 0, 1);
+    int cutmix = cfg_int(options, &p, "cutmix", 1, 0, 1);
+    int reversed = cfg_int(options, &p, "reversed", 1, 0, 1);
+    int blocks = row_blocks(mixup, cutmix);
+    if (!mixup && !cutmix) cfg_fail(&p, "mixup", "mixup=0 and cutmix=0 leave nothing to mix");
+    if (p.batch > 1 && p.batch % blocks != 0)
+        cfg_fail(&p, mixup ? "mixup" : "cutmix",
+                 "the network batch (batch/subdivisions = %d) must be a multiple of %d "
+                 "(instance, reversed%s%s rows)", p.batch, blocks, mixup ? ", Mixup" : "",
+                 cutmix ? ", CutMix" : "");
+    if (cutmix && !(p.h > 0 && p.w > 0 && p.c > 0 && p.h * p.w * p.c == p.inputs))
+        cfg_fail(&p, "cutmix", "CutMix needs an image input (width, height, channels)");
+    if (p.h > 0 && p.w > 0 && p.c > 0)
+        return make_mixdata_layer(p.batch, p.w, p.h, p.c, alpha, cutmix_alpha, mixup, cutmix, reversed);
+    return make_mixdata_layer(p.batch, p.inputs, 1, 1, alpha, cutmix_alpha, mixup, cutmix, reversed);
+}
+
+void free_mixdata_layer(layer *l)
+{
+    mixdata_state *st = l->plugin_state;
+    if (!st) return;
+    free(st->pairing.mixup_lambda);
+    free(st->pairing.cutmix_lambda);
+    free(st->pairing.cutmix_box);
+    free(st->sampler.class_start);
+    free(st->sampler.class_images);
+    free(st->sampler.class_cdf);
+    free(st);
+}
+
+/* CutMix box for area fraction (1 - lam) of x_j, centred uniformly, clipped to the image.
+ * Returns the fraction of x_i that is left. */
+static float cutmix_box(int w, int h, float lam, int *box)
+{
+    const float r = sqrtf(1.f - lam);
+    const int cw = (int)(w * r), ch = (int)(h * r);
+    const int cx = rng_int(w), cy = rng_int(h);
+    int x0 = cx - cw / 2, y0 = cy - ch / 2, x1 = cx + cw / 2, y1 = cy + ch / 2;
+    if (x0 < 0) x0 = 0;
+    if (y0 < 0) y0 = 0;
+    if (x1 > w) x1 = w;
+    if (y1 > h) y1 = h;
+    if (x1 < x0) x1 = x0;
+    if (y1 < y0) y1 = y0;
+    box[0] = x0; box[1] = y0; box[2] = x1; box[3] = y1;
+    return 1.f - (float)((x1 - x0) * (y1 - y0)) / (float)(w * h);
+}
+
+static int in_box(const int *box, int x, int y)
+{
+    return x >= box[0] && x < box[2] && y >= box[1] && y < box[3];
+}
+
+/* output = input, then the mixed rows and their two-hot labels (net.truth, [B, C]). */
+void forward_mixdata_layer(layer l, network net)
+{
+    mixdata_state *st = l.plugin_state;
+    mix_pairing *pr = &st->pairing;
+    const int X = l.inputs, C = net.truths, P = pr->pairs, W = l.w, H = l.h;
+    int p, k, c, x, y;
+    memcpy(l.output, net.input, sizeof(float) * l.batch * X);
+    pr->active = 0;
+    if (!net.train || l.batch == 1 || !net.truth) return;
+    if (l.batch != pr->rows) {
+        fprintf(stderr, "darknet: error: [mixdata] trained with batch %d, laid out for %d\n", l.batch, pr->rows);
+        exit(1);
+    }
+    for (p = 0; p < P; ++p) {
+        const float *xi = net.input + p * X, *xj = net.input + (P + p) * X;
+        const float *ti = net.truth + p * C, *tj = net.truth + (P + p) * C;
+        if (st->mixup) {
+            const int r = pr->mixup_row0 + p;
+            const float lam = (float)rng_beta(st->alpha, st->alpha);
+            float *o = l.output + r * X, *t = net.truth + r * C;
+            pr->mixup_lambda[p] = lam;
+            for (k = 0; k < X; ++k) o[k] = lam * xi[k] + (1 - lam) * xj[k];
+            for (k = 0; k < C; ++k) t[k] = lam * ti[k] + (1 - lam) * tj[k];
+        }
+        if (st->cutmix) {
+            const int r = pr->cutmix_row0 + p;
+            int *box = pr->cutmix_box + 4 * p;
+            const float lam = cutmix_box(W, H, (float)rng_beta(st->cutmix_alpha, st->cutmix_alpha), box);
+            float *o = l.output + r * X, *t = net.truth + r * C;
+            pr->cutmix_lambda[p] = lam;
+            for (c = 0; c < l.c; ++c)
+                for (y = 0; y < H; ++y)
+                    for (x = 0; x < W; ++x) {
+                        const int k2 = (c * H + y) * W + x;
+                        o[k2] = in_box(box, x, y) ? xj[k2] : xi[k2];
+                    }
+            for (k = 0; k < C; ++k) t[k] = lam * ti[k] + (1 - lam) * tj[k];
+        }
+    }
+    pr->active = 1;
+}
+
+/* -dL/dx: source rows get their own delta plus their share of every mixed row built from
+ * them; the empty input rows of the mixed slots get nothing (the output does not read them). */
+void backward_mixdata_layer(layer l, network net)
+{
+    mixdata_state *st = l.plugin_state;
+    const mix_pairing *pr = &st->pairing;
+    const int X = l.inputs, P = pr->pairs, W = l.w, H = l.h;
+    int p, k, c, x, y;
+    if (!net.delta) return;
+    if (!pr->active) {
+        axpy_cpu(l.batch * X, 1, l.delta, 1, net.delta, 1);
+        return;
+    }
+    axpy_cpu(2 * P * X, 1, l.delta, 1, net.delta, 1);
+    for (p = 0; p < P; ++p) {
+        float *di = net.delta + p * X, *dj = net.delta + (P + p) * X;
+        if (st->mixup) {
+            const float lam = pr->mixup_lambda[p];
+            const float *d = l.delta + (pr->mixup_row0 + p) * X;
+            for (k = 0; k < X; ++k) {
+                di[k] += lam * d[k];
+                dj[k] += (1 - lam) * d[k];
+            }
+        }
+        if (st->cutmix) {
+            const int *box = pr->cutmix_box + 4 * p;
+            const float *d = l.delta + (pr->cutmix_row0 + p) * X;
+            for (c = 0; c < l.c; ++c)
+                for (y = 0; y < H; ++y)
+                    for (x = 0; x < W; ++x) {
+                        const int k2 = (c * H + y) * W + x;
+                        if (in_box(box, x, y)) dj[k2] += d[k2];
+                        else di[k2] += d[k2];
+                    }
+        }
+    }
+}
+
+const mix_pairing *mixdata_find_pairing(const network *net)
+{
+    int i;
+    for (i = 0; i < net->n; ++i) {
+        const layer *l = &net->layers[i];
+        if (l->type == PLUGIN && l->plugin->parse == parse_mixdata_layer)
+            return &((mixdata_state *)l->plugin_state)->pairing;
+    }
+    return 0;
+}
+
+/* ---- class-reversed sampler and batch loader ---- */
+
+void mixdata_set_train_stats(layer l, network *net, const int *path_class, int n,
+                             const int *counts, int classes)
+{
+    mixdata_state *st = l.plugin_state;
+    mix_sampler *s = &st->sampler;
+    int c, i, nonempty = 0;
+    double total = 0, acc = 0;
+    free(s->class_start);
+    free(s->class_images);
+    free(s->class_cdf);
+    s->n = n;
+    s->classes = classes;
+    s->class_start = calloc(classes + 1, sizeof(int));
+    s->class_images = calloc(n, sizeof(int));
+    s->class_cdf = calloc(classes, sizeof(double));
+    for (c = 0; c < classes; ++c) s->class_start[c + 1] = s->class_start[c] + counts[c];
+    {
+        int *fill = calloc(classes, sizeof(int));
+        for (i = 0; i < n; ++i) {
+            c = path_class[i];
+            s->class_images[s->class_start[c] + fill[c]++] = i;
+        }
+        free(fill);
+    }
+    for (c = 0; c < classes; ++c)
+        if (counts[c] > 0) { total += 1.0 / counts[c]; ++nonempty; }
+    for (c = 0; c < classes; ++c) {
+        if (counts[c] > 0) acc += 1.0 / counts[c] / total;
+        s->class_cdf[c] = acc;
+    }
+    s->ready = 1;
+    printf("[mixdata] %d pairs per batch of %d; %s sampling over %d images, %d classes",
+           st->pairing.pairs, st->pairing.rows, st->reversed ? "class-reversed" : "instance", n, nonempty);
+    if (st->reversed) {
+        printf("; P(class) for reversed rows:");
+        for (c = 0; c < classes; ++c)
+            printf(" %.3f", counts[c] > 0 ? 1.0 / counts[c] / total : 0.0);
+    }
+    printf("\n");
+}
+
+int mixdata_draw(layer l, int reversed)
+{
+    const mix_sampler *s = &((mixdata_state *)l.plugin_state)->sampler;
+    int lo = 0, hi, c;
+    double u;
+    if (!s->ready) {
+        fprintf(stderr, "darknet: error: [mixdata] sampler used before the training statistics were set\n");
+        exit(1);
+    }
+    if (!reversed) return rng_int(s->n);
+    /* Class by inverse CDF (first c with cdf[c] > u), then an image of c uniformly. */
+    u = rng_uniform_open() * s->class_cdf[s->classes - 1];
+    hi = s->classes - 1;
+    while (lo < hi) {
+        int mid = (lo + hi) / 2;
+        if (s->class_cdf[mid] > u) hi = mid;
+        else lo = mid + 1;
+    }
+    c = lo;
+    return s->class_images[s->class_start[c] + rng_int(s->class_start[c + 1] - s->class_start[c])];
+}
+
+data mixdata_load_batch(load_args a)
+{
+    layer *lp = a.loader_state;
+    mixdata_state *st = lp->plugin_state;
+    const int B = st->pairing.rows, P = st->pairing.pairs;
+    const int chunks = a.n / B, nload = chunks * 2 * P;
+    char **paths = calloc(nload, sizeof(char *));
+    data d = {0};
+    matrix X, Y;
+    int ch, p, r, k = 0;
+    for (ch = 0; ch < chunks; ++ch) {
+        for (p = 0; p < P; ++p) paths[ch * 2 * P + p] = a.paths[mixdata_draw(*lp, 0)];
+        for (p = 0; p < P; ++p) paths[ch * 2 * P + P + p] = a.paths[mixdata_draw(*lp, st->reversed)];
+    }
+    X = load_image_augment_paths_ex(paths, nload, a.min, a.max, a.size, a.angle, a.aspect, a.hue,
+                                    a.saturation, a.exposure, a.center, a.padcrop, a.padcrop_px, a.noflip);
+    Y = load_labels_paths(paths, nload, a.labels, a.classes, a.hierarchy);
+    d.shallow = 0;
+    d.w = a.size;
+    d.h = a.size;
+    d.X.rows = d.y.rows = a.n;
+    d.X.cols = X.cols;
+    d.y.cols = Y.cols;
+    d.X.vals = calloc(a.n, sizeof(float *));
+    d.y.vals = calloc(a.n, sizeof(float *));
+    /* Rows [0, 2P) of each chunk come from the loaded images; the mixed slots stay zero and
+       are written by the layer's forward pass. */
+    for (ch = 0; ch < chunks; ++ch)
+        for (r = 0; r < B; ++r) {
+            const int row = ch * B + r;
+            if (r < 2 * P) {
+                d.X.vals[row] = X.vals[k];
+                d.y.vals[row] = Y.vals[k];
+                ++k;
+            } else {
+                d.X.vals[row] = calloc(X.cols, sizeof(float));
+                d.y.vals[row] = calloc(Y.cols, sizeof(float));
+            }
+        }
+    free(X.vals);
+    free(Y.vals);
+    free(paths);
+    return d;
+}
+
+int mixdata_setup_loader(layer l, network *net, load_args *args)
+{
+    mixdata_state *st = l.plugin_state;
+    const int B = st->pairing.rows;
+    int chunks, t;
+    if (!st->sampler.ready) {
+        fprintf(stderr, "darknet: error: [mixdata] needs the training statistics (class of every image) before loading\n");
+        exit(1);
+    }
+    if (args->n % B != 0) {
+        fprintf(stderr, "darknet: error: [mixdata] loads %d images per step, not a multiple of its batch %d\n", args->n, B);
+        exit(1);
+    }
+    /* The loader threads split args->n rows evenly; each must get whole batches. */
+    chunks = args->n / B;
+    t = args->threads < chunks ? args->threads : chunks;
+    if (t < 1) t = 1;
+    while (chunks % t) --t;
+    args->threads = t;
+    args->type = PLUGIN_DATA;
+    args->loader = mixdata_load_batch;
+    /* The layer lives in net->layers for the whole run: its address is stable. */
+    {
+        int i;
+        for (i = 0; i < net->n; ++i)
+            if (net->layers[i].plugin_state == l.plugin_state) args->loader_state = &net->layers[i];
+    }
+    return 1;
+}
+
+#ifdef GPU
+/* The mixing runs on the host; the two-hot labels it writes must reach the device too. */
+void forward_mixdata_layer_gpu(layer l, network net)
+{
+    cuda_pull_array(net.input_gpu, net.input, l.inputs * l.batch);
+    forward_mixdata_layer(l, net);
+    cuda_push_array(l.output_gpu, l.output, l.outputs * l.batch);
+    if (net.truth && net.truth_gpu) cuda_push_array(net.truth_gpu, net.truth, net.truths * l.batch);
+}
+
+void backward_mixdata_layer_gpu(layer l, network net)
+{
+    if (!net.delta_gpu) return;
+    cuda_pull_array(l.delta_gpu, l.delta, l.outputs * l.batch);
+    cuda_pull_array(net.delta_gpu, net.delta, l.inputs * l.batch);
+    backward_mixdata_layer(l, net);
+    cuda_push_array(net.delta_gpu, net.delta, l.inputs * l.batch);
+}
+#endif
