@@ -12,6 +12,7 @@
 #include "blas.h"
 #include "cfg_keys.h"
 #include "cosine_layer.h"
+#include "layer_util.h"
 #ifdef GPU
 #include "cuda.h"
 #endif
@@ -198,6 +199,7 @@ layer parse_expert_softmax_layer(list *options, plugin_params p)
     st->row_aala = calloc(K * p.batch, sizeof(float));
     st->expert_cost = calloc(K, sizeof(float));
     st->mean_logit = calloc(p.batch * C, sizeof(float));
+    st->row_class = calloc(p.batch, sizeof(int));
 
     l.batch = p.batch;
     l.inputs = p.inputs;
@@ -245,6 +247,7 @@ void free_expert_softmax_layer(layer *l)
     free(st->row_aala);
     free(st->expert_cost);
     free(st->mean_logit);
+    free(st->row_class);
     free(st);
 }
 
@@ -263,29 +266,6 @@ void expert_softmax_set_train_stats(layer l, network *net, const int *path_class
     }
     if (!expert_softmax_set_counts(l, counts, classes)) exit(1);
     print_groups(st);
-}
-
-/* softmax of row z [C] into q [C], in double for the sums */
-static void softmax_row(const float *z, int C, float *q)
-{
-    int c;
-    float m = -FLT_MAX;
-    double s = 0;
-    for (c = 0; c < C; ++c) if (z[c] > m) m = z[c];
-    for (c = 0; c < C; ++c) s += exp((double)z[c] - m);
-    for (c = 0; c < C; ++c) q[c] = (float)(exp((double)z[c] - m) / s);
-}
-
-/* A row is an ID row of class y when its target is one-hot; -1 otherwise. */
-static int one_hot_class(const float *t, int C)
-{
-    int c, y = -1;
-    for (c = 0; c < C; ++c) {
-        if (t[c] == 0) continue;
-        if (t[c] != 1 || y >= 0) return -1;
-        y = c;
-    }
-    return y;
 }
 
 void forward_expert_softmax_layer(layer l, network net)
@@ -311,6 +291,7 @@ void forward_expert_softmax_layer(layer l, network net)
         exit(1);
     }
     l.cost[0] = 0;
+    id_rows(&net, B, C, st->row_class);
     for (k = 0; k < K; ++k) {
         const float *v = net.layers[st->expert[k]].output;   /* [B, C] */
         float *a = st->row_aala + k * B;                      /* [B] */
@@ -333,29 +314,27 @@ void forward_expert_softmax_layer(layer l, network net)
         } else {
             for (b = 0; b < B; ++b) a[b] = 1;
         }
-        /* g: LGLA's angular re-weighting over the one-hot rows of each group. */
+        /* g: LGLA's angular re-weighting over the ID rows of each group. */
         for (b = 0; b < B; ++b) w[b] = 1;
         if (st->reweight) {
             double gsum[MAX_EXPERTS] = {0};
             int gn[MAX_EXPERTS] = {0};
             for (b = 0; b < B; ++b) {
-                int y = one_hot_class(net.truth + b * net.truths, C);
-                float cs, th;
+                const int y = st->row_class[b];
+                float cs;
                 if (y < 0) continue;
                 cs = v[b * C + y] / st->scale;
                 if (cs > 1) cs = 1;
                 if (cs < -1) cs = -1;
-                th = acosf(cs);
-                w[b] = th;   /* theta, turned into the weight below */
-                gsum[st->class_group[y]] += th;
+                w[b] = acosf(cs);   /* theta, turned into the weight below */
+                gsum[st->class_group[y]] += w[b];
                 gn[st->class_group[y]] += 1;
             }
             for (b = 0; b < B; ++b) {
-                int y = one_hot_class(net.truth + b * net.truths, C);
-                float bar, d;
+                const int y = st->row_class[b];
+                float d;
                 if (y < 0) continue;
-                bar = (float)(gsum[st->class_group[y]] / gn[st->class_group[y]]);
-                d = w[b] - bar;
+                d = w[b] - (float)(gsum[st->class_group[y]] / gn[st->class_group[y]]);
                 w[b] = d < 0 ? 1.f : 1.f + d;
             }
         }
@@ -402,10 +381,7 @@ void forward_expert_softmax_layer_gpu(layer l, network net)
 {
     expert_softmax_state *st = l.plugin_state;
     int k;
-    for (k = 0; k < st->K; ++k) {
-        layer e = net.layers[st->expert[k]];
-        cuda_pull_array(e.output_gpu, e.output, e.outputs * e.batch);
-    }
+    for (k = 0; k < st->K; ++k) pull_layer_output(&net, st->expert[k]);
     forward_expert_softmax_layer(l, net);
     cuda_push_array(l.output_gpu, l.output, l.outputs * l.batch);
 }
@@ -414,14 +390,8 @@ void backward_expert_softmax_layer_gpu(layer l, network net)
 {
     expert_softmax_state *st = l.plugin_state;
     int k;
-    for (k = 0; k < st->K; ++k) {
-        layer e = net.layers[st->expert[k]];
-        cuda_pull_array(e.delta_gpu, e.delta, e.outputs * e.batch);
-    }
+    for (k = 0; k < st->K; ++k) pull_layer_delta(&net, st->expert[k]);
     backward_expert_softmax_layer(l, net);
-    for (k = 0; k < st->K; ++k) {
-        layer e = net.layers[st->expert[k]];
-        cuda_push_array(e.delta_gpu, e.delta, e.outputs * e.batch);
-    }
+    for (k = 0; k < st->K; ++k) push_layer_delta(&net, st->expert[k]);
 }
 #endif

@@ -14,10 +14,11 @@
  *
  * Per row b of expert k:
  *   AALA (aala=1):  a_b = 1 + softmax over the batch rows of E_b, E_b = -T log sum_c exp(v_bc/T)
- *   g (reweight=1): theta_b = arccos(v_{b,y}/s) for a one-hot row of class y; theta_bar = mean
- *                   theta over the batch's one-hot rows whose class is in the same group;
- *                   g_b = 1 if theta_b < theta_bar else 1 + theta_b - theta_bar. Rows with
- *                   two-hot (mixed) targets get g = 1. (LGLA defines g for one-hot rows only.)
+ *   g (reweight=1): theta_b = arccos(v_{b,y}/s) for an ID row of class y; theta_bar = mean
+ *                   theta over the batch's ID rows whose class is in the same group;
+ *                   g_b = 1 if theta_b < theta_bar else 1 + theta_b - theta_bar. Mixed rows
+ *                   get g = 1 (LGLA defines g for one-hot rows only). ID rows: see id_rows
+ *                   in layer_util.h.
  *   loss_b = -g_b sum_c t_bc log softmax(v_b + a_b T(k, .))_c
  * a and g are constants in backward. The layer's loss is the sum over experts and rows
  * (Darknet sums over the batch; its update divides by the batch: each expert's mean).
@@ -63,6 +64,7 @@ typedef struct expert_softmax_state {
     float *row_aala;       /* [K, B] a */
     float *expert_cost;    /* [K] loss of each expert in the last forward */
     float *mean_logit;     /* [B, C] mean of the experts' logits */
+    int *row_class;        /* [B] class of each ID row, -1 for mixed rows */
 } expert_softmax_state;
 
 layer parse_expert_softmax_layer(list *options, plugin_params params);

@@ -4,9 +4,11 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "cbcl_layer.h"
 #include "cosine_layer.h"
 #include "expert_softmax_layer.h"
 #include "mixdata_layer.h"
+#include "rcl_layer.h"
 #ifdef GPU
 #include "cuda.h"
 #endif
@@ -14,7 +16,7 @@
 /* One row per layer type. Keep PLUGIN_TYPE_COUNT equal to the number of rows: the check
  * below fails the build otherwise, so a half-added type cannot slip in. Registration is
  * explicit on purpose: self-registering static initialisers vanish from static libraries. */
-#define PLUGIN_TYPE_COUNT 3
+#define PLUGIN_TYPE_COUNT 5
 static const plugin_type plugin_types[] = {
     {.name = "cosine", .parse = parse_cosine_layer, .free = free_cosine_layer,
      .save_weights = save_cosine_weights, .load_weights = load_cosine_weights},
@@ -23,6 +25,11 @@ static const plugin_type plugin_types[] = {
     {.name = "expert_softmax", .parse = parse_expert_softmax_layer,
      .free = free_expert_softmax_layer, .loss_name = "NOD",
      .set_train_stats = expert_softmax_set_train_stats},
+    {.name = "cbcl", .parse = parse_cbcl_layer, .free = free_cbcl_layer,
+     .save_weights = save_cbcl_weights, .load_weights = load_cbcl_weights,
+     .loss_name = "CBCL", .loss_only = 1},
+    {.name = "rcl", .parse = parse_rcl_layer, .free = free_rcl_layer,
+     .loss_name = "RCL", .loss_only = 1},
 };
 _Static_assert(sizeof(plugin_types) / sizeof(plugin_types[0]) == PLUGIN_TYPE_COUNT,
                "PLUGIN_TYPE_COUNT does not match the rows of plugin_types");

@@ -1,0 +1,312 @@
+/* [cbcl] layer: forward and backward side by side. See cbcl_layer.h.
+ *
+ * Glossary: B rows, D feature size, C classes, K experts, P pairs of the mix layout.
+ */
+#include "cbcl_layer.h"
+
+#include <float.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cfg_keys.h"
+#include "layer_util.h"
+#include "mixdata_layer.h"
+#ifdef GPU
+#include "cuda.h"
+#endif
+
+#define MAX_EXPERTS 16
+
+double cbcl_ratio(double A, double B, double e0, double e1, double *dA, double *dB)
+{
+    /* Scale numerator and denominator by e^-m, m = max(A, B) >= 0 (A, B >= 0 here). */
+    const double m = A > B ? A : B;
+    const double ea = exp(A - m), eb = exp(B - m), s = exp(-m);
+    const double num = ea - eb + e0 * s, den = ea + eb + e1 * s;
+    /* dL/dA = e^A (D - N) / D^2, dL/dB = -e^B (D + N) / D^2, in the same scaled units. */
+    if (dA) *dA = ea * (den - num) / (den * den);
+    if (dB) *dB = -eb * (den + num) / (den * den);
+    return num / den;
+}
+
+static float sqdist(const float *a, const float *b, int n)
+{
+    double s = 0;
+    int i;
+    for (i = 0; i < n; ++i) s += (double)(a[i] - b[i]) * (a[i] - b[i]);
+    return (float)s;
+}
+
+layer parse_cbcl_layer(list *options, plugin_params p)
+{
+    layer l = {0};
+    cbcl_state *st = calloc(1, sizeof(cbcl_state));
+    int feats[MAX_EXPERTS], logits[MAX_EXPERTS], K, K2, k, D, C;
+    K = cfg_layer_list(options, &p, "features", feats, MAX_EXPERTS);
+    K2 = cfg_layer_list(options, &p, "logits", logits, MAX_EXPERTS);
+    if (K2 != K) cfg_fail(&p, "logits", "names %d layers, features names %d", K2, K);
+    D = p.net->layers[feats[0]].outputs;
+    C = p.net->layers[logits[0]].outputs;
+    for (k = 0; k < K; ++k) {
+        if (p.net->layers[feats[k]].outputs != D)
+            cfg_fail(&p, "features", "layer %d has %d outputs, layer %d has %d", feats[0], D, feats[k],
+                     p.net->layers[feats[k]].outputs);
+        if (p.net->layers[logits[k]].outputs != C)
+            cfg_fail(&p, "logits", "layer %d has %d outputs, layer %d has %d", logits[0], C, logits[k],
+                     p.net->layers[logits[k]].outputs);
+    }
+    st->K = K;
+    st->C = C;
+    st->D = D;
+    st->features = malloc(K * sizeof(int));
+    st->logits = malloc(K * sizeof(int));
+    memcpy(st->features, feats, K * sizeof(int));
+    memcpy(st->logits, logits, K * sizeof(int));
+    st->g0 = cfg_float(options, &p, "g0", 1, 0, 1, 100, 0);
+    st->g1 = cfg_float(options, &p, "g1", 1, 0, 1, 100, 0);
+    st->e0 = cfg_float(options, &p, "e0", 0, -1, 0, 1, 0);
+    st->e1 = cfg_float(options, &p, "e1", 0, 0, 0, 100, 0);
+    st->lambda = cfg_float(options, &p, "lambda", 0.1f, 0, 0, 100, 0);
+    st->centers = calloc(K * C * D, sizeof(float));
+    st->center_updates = calloc(K * C * D, sizeof(float));
+    st->started = calloc(C, sizeof(int));
+    st->row_w = calloc(K * p.batch, sizeof(float));
+    st->row_class = calloc(p.batch, sizeof(int));
+    st->dplus = calloc(K, sizeof(float));
+    st->dminus = calloc(K, sizeof(float));
+    st->loss = calloc(K, sizeof(float));
+    st->dL_dplus = calloc(K, sizeof(float));
+    st->dL_dminus = calloc(K, sizeof(float));
+
+    /* A loss-only layer: one dummy output per row, so the layers after it see a shape. */
+    l.batch = p.batch;
+    l.inputs = p.inputs;
+    l.outputs = 1;
+    l.out_w = l.out_h = l.out_c = 1;
+    l.output = calloc(p.batch, sizeof(float));
+    l.delta = calloc(p.batch, sizeof(float));
+    l.cost = calloc(1, sizeof(float));
+    l.nweights = K * C * D;
+    l.plugin_state = st;
+    l.forward = forward_cbcl_layer;
+    l.backward = backward_cbcl_layer;
+    l.update = update_cbcl_layer;
+#ifdef GPU
+    if (gpu_index >= 0) {
+        l.forward_gpu = forward_cbcl_layer_gpu;
+        l.backward_gpu = backward_cbcl_layer_gpu;
+        l.update_gpu = update_cbcl_layer;
+        l.output_gpu = cuda_make_array(l.output, p.batch);
+        l.delta_gpu = cuda_make_array(l.delta, p.batch);
+    }
+#endif
+    fprintf(stderr, "cbcl              %d experts, %d-d features, %d classes, lambda %g, g0 %g g1 %g e0 %g e1 %g\n",
+            K, D, C, st->lambda, st->g0, st->g1, st->e0, st->e1);
+    return l;
+}
+
+void free_cbcl_layer(layer *l)
+{
+    cbcl_state *st = l->plugin_state;
+    if (!st) return;
+    free(st->features);
+    free(st->logits);
+    free(st->centers);
+    free(st->center_updates);
+    free(st->started);
+    free(st->row_w);
+    free(st->row_class);
+    free(st->dplus);
+    free(st->dminus);
+    free(st->loss);
+    free(st->dL_dplus);
+    free(st->dL_dminus);
+    free(st);
+}
+
+/* A class's centers start at the mean feature of its ID rows in the first batch holding it. */
+static void start_centers(cbcl_state *st, const network *net, int B)
+{
+    int b, c, k, d;
+    for (c = 0; c < st->C; ++c) {
+        int n = 0;
+        if (st->started[c]) continue;
+        for (b = 0; b < B; ++b) n += st->row_class[b] == c;
+        if (!n) continue;
+        for (k = 0; k < st->K; ++k) {
+            const float *z = net->layers[st->features[k]].output;
+            float *ck = st->centers + (k * st->C + c) * st->D;
+            for (d = 0; d < st->D; ++d) ck[d] = 0;
+            for (b = 0; b < B; ++b)
+                if (st->row_class[b] == c)
+                    for (d = 0; d < st->D; ++d) ck[d] += z[b * st->D + d] / n;
+        }
+        st->started[c] = 1;
+    }
+}
+
+void forward_cbcl_layer(layer l, network net)
+{
+    cbcl_state *st = l.plugin_state;
+    const int B = l.batch, C = st->C, D = st->D, K = st->K;
+    const mix_pairing *pr = mixdata_find_pairing(&net);
+    const int mixing = pr && pr->active;
+    float q[4096];
+    float *qrow = C <= 4096 ? q : malloc(C * sizeof(float));
+    int b, c, k, p, n_id, n_mix = 0;
+    l.cost[0] = 0;
+    if (!net.train || !net.truth) {
+        if (qrow != q) free(qrow);
+        return;
+    }
+    n_id = id_rows(&net, B, C, st->row_class);
+    start_centers(st, &net, B);
+    if (mixing) n_mix = pr->pairs * ((pr->mixup_row0 >= 0) + (pr->cutmix_row0 >= 0));
+    for (k = 0; k < K; ++k) {
+        const float *z = net.layers[st->features[k]].output; /* [B, D] */
+        const float *v = net.layers[st->logits[k]].output;   /* [B, C] */
+        float *w = st->row_w + k * B;                        /* [B] */
+        double dplus = 0, dminus = 0, dA, dB;
+        /* DEC: dual-entropy weighted pull of the ID rows to their class centers. */
+        for (b = 0; b < B; ++b) {
+            const int y = st->row_class[b];
+            double we = 0;
+            w[b] = 0;
+            if (y < 0) continue;
+            softmax_row(v + b * C, C, qrow);
+            for (c = 0; c < C; ++c) {
+                const double qc = qrow[c] > FLT_MIN ? qrow[c] : FLT_MIN;
+                we -= (qrow[c] + (c == y)) * log(qc);
+            }
+            w[b] = (float)we;
+            dplus += we * sqdist(z + b * D, st->centers + (k * C + y) * D, D);
+        }
+        dplus = n_id ? 0.5 * dplus / n_id : 0;
+        /* VBL: push the mixed rows' features away from both source features. */
+        if (mixing) {
+            for (p = 0; p < pr->pairs; ++p) {
+                const float *zi = z + p * D, *zj = z + (pr->pairs + p) * D;
+                if (pr->mixup_row0 >= 0) {
+                    const float *zr = z + (pr->mixup_row0 + p) * D;
+                    dminus += sqdist(zi, zr, D) + sqdist(zj, zr, D);
+                }
+                if (pr->cutmix_row0 >= 0) {
+                    const float *zr = z + (pr->cutmix_row0 + p) * D;
+                    dminus += sqdist(zi, zr, D) + sqdist(zj, zr, D);
+                }
+            }
+            dminus /= n_mix;
+        }
+        st->dplus[k] = (float)dplus;
+        st->dminus[k] = (float)dminus;
+        st->loss[k] = (float)cbcl_ratio(st->g0 * dplus, st->g1 * dminus, st->e0, st->e1, &dA, &dB);
+        st->dL_dplus[k] = (float)(st->g0 * dA);
+        st->dL_dminus[k] = (float)(st->g1 * dB);
+        l.cost[0] += B * st->lambda * st->loss[k];
+    }
+    st->n_id = n_id;
+    st->n_mix = n_mix;
+    if (qrow != q) free(qrow);
+}
+
+/* Deltas are -B * lambda * dL/dz (Darknet's convention, see the header). */
+void backward_cbcl_layer(layer l, network net)
+{
+    cbcl_state *st = l.plugin_state;
+    const int B = l.batch, C = st->C, D = st->D, K = st->K;
+    const mix_pairing *pr = mixdata_find_pairing(&net);
+    const float s = B * st->lambda;
+    int b, k, d, p;
+    if (!net.train || !net.truth) return;
+    for (k = 0; k < K; ++k) {
+        const float *z = net.layers[st->features[k]].output;
+        float *dz = net.layers[st->features[k]].delta;
+        const float *w = st->row_w + k * B;
+        /* d(d+)/dz_i = w_i (z_i - c_y) / n_id ; d(d+)/dc_y = -sum_i w_i (z_i - c_y) / n_id */
+        if (st->n_id) {
+            const float gp = s * st->dL_dplus[k] / st->n_id;
+            for (b = 0; b < B; ++b) {
+                const int y = st->row_class[b];
+                const float *cy;
+                float *cu;
+                if (y < 0) continue;
+                cy = st->centers + (k * C + y) * D;
+                cu = st->center_updates + (k * C + y) * D;
+                for (d = 0; d < D; ++d) {
+                    const float g = gp * w[b] * (z[b * D + d] - cy[d]);
+                    dz[b * D + d] -= g;
+                    cu[d] += g;
+                }
+            }
+        }
+        /* d(d-)/dz_r = -2 (z_i - z_r) - 2 (z_j - z_r), d(d-)/dz_i = 2 (z_i - z_r), per n_mix */
+        if (st->n_mix && pr && pr->active) {
+            const float gm = 2 * s * st->dL_dminus[k] / st->n_mix;
+            int pass;
+            for (pass = 0; pass < 2; ++pass) {
+                const int row0 = pass == 0 ? pr->mixup_row0 : pr->cutmix_row0;
+                if (row0 < 0) continue;
+                for (p = 0; p < pr->pairs; ++p) {
+                    const int i = p, j = pr->pairs + p, r = row0 + p;
+                    for (d = 0; d < D; ++d) {
+                        const float ai = z[i * D + d] - z[r * D + d], aj = z[j * D + d] - z[r * D + d];
+                        dz[i * D + d] -= gm * ai;
+                        dz[j * D + d] -= gm * aj;
+                        dz[r * D + d] += gm * (ai + aj);
+                    }
+                }
+            }
+        }
+    }
+}
+
+void update_cbcl_layer(layer l, update_args a)
+{
+    cbcl_state *st = l.plugin_state;
+    const int n = st->K * st->C * st->D;
+    const float lr = a.learning_rate * l.learning_rate_scale;
+    int i;
+    /* Plain SGD with Darknet's momentum; no weight decay: centers are positions, not weights. */
+    for (i = 0; i < n; ++i) {
+        st->centers[i] += lr / a.batch * st->center_updates[i];
+        st->center_updates[i] *= a.momentum;
+    }
+}
+
+void save_cbcl_weights(layer l, FILE *fp)
+{
+    cbcl_state *st = l.plugin_state;
+    fwrite(st->centers, sizeof(float), st->K * st->C * st->D, fp);
+}
+
+void load_cbcl_weights(layer l, FILE *fp)
+{
+    cbcl_state *st = l.plugin_state;
+    const size_t n = (size_t)st->K * st->C * st->D;
+    int c;
+    if (fread(st->centers, sizeof(float), n, fp) != n) return; /* the caller reports the short file */
+    for (c = 0; c < st->C; ++c) st->started[c] = 1;
+}
+
+#ifdef GPU
+void forward_cbcl_layer_gpu(layer l, network net)
+{
+    cbcl_state *st = l.plugin_state;
+    int k;
+    for (k = 0; k < st->K; ++k) {
+        pull_layer_output(&net, st->features[k]);
+        pull_layer_output(&net, st->logits[k]);
+    }
+    forward_cbcl_layer(l, net);
+}
+
+void backward_cbcl_layer_gpu(layer l, network net)
+{
+    cbcl_state *st = l.plugin_state;
+    int k;
+    for (k = 0; k < st->K; ++k) pull_layer_delta(&net, st->features[k]);
+    backward_cbcl_layer(l, net);
+    for (k = 0; k < st->K; ++k) push_layer_delta(&net, st->features[k]);
+}
+#endif
