@@ -94,7 +94,7 @@ else
 fi
 
 if [ "$FAILED" -gt 0 ]; then
-    echo "failed: ${FAILED_NAMES[*]}"
+    echo "failed: $(printf '%s\n' "${FAILED_NAMES[@]}" | awk '!seen[$0]++' | paste -sd ' ')"
 fi
 echo "$PASSED passed, $FAILED failed"
 [ "$FAILED" -eq 0 ]

@@ -94,6 +94,46 @@ static void test_toy(void)
     CHECK(!ok && r.nondeterministic, "gradcheck: refuses a loss that is not repeatable");
 }
 
+/* ---- kinks: a ReLU whose pre-activation sits within one step of 0 ---- */
+
+static void test_kink(void)
+{
+    const int B = 2, IN = 4, OUT = 3;
+    layer l;
+    gc_layer_net t;
+    gc_result r;
+    gc_opts o = gc_default_opts();
+    gc_var vars[2];
+    int k, ok;
+
+    srand(404);
+    l = make_connected_layer(B, IN, OUT, RELU, 0, 0);
+    gc_layer_net_init(&t, &l, 9, 0);
+    /* Put output 1 of row 0 at pre-activation +2e-4: a 1e-3 step on a weight of that output
+     * crosses the kink, and the central difference there is not the derivative. */
+    gc_layer_loss(&t);
+    {
+        double z = 0;
+        for (k = 0; k < IN; ++k) z += (double)l.weights[1 * IN + k] * t.input[k];
+        l.biases[1] = (float)(2e-4 - z);
+    }
+    vars[0] = (gc_var){"weights", l.weights, IN * OUT, l.weight_updates};
+    vars[1] = (gc_var){"biases", l.biases, OUT, l.bias_updates};
+
+    o.quiet = 1;
+    ok = gradcheck("relu-kink-unguarded", vars, 2, gc_layer_loss, gc_layer_grad, &t, &o, &r);
+    CHECK(!ok && r.failed > 0, "kink: without the kink callback the crossing is reported (%d elements)", r.failed);
+
+    o.kink = gc_layer_kink_sign;
+    ok = gradcheck("relu-kink-guarded", vars, 2, gc_layer_loss, gc_layer_grad, &t, &o, &r);
+    CHECK(ok && r.skipped > 0 && r.skipped <= IN + 1 && r.checked + r.skipped == IN * OUT + OUT,
+          "kink: gc_layer_kink_sign skips only the crossing elements (%d skipped, %d checked)",
+          r.skipped, r.checked);
+
+    gc_layer_net_free(&t);
+    free_layer(l);
+}
+
 /* ---- [connected] ---- */
 
 typedef struct {
@@ -157,7 +197,9 @@ static void test_connected(void)
 
     /* Negative: the largest weight gradient scaled by 1.1 must be reported. */
     o.quiet = 1;
-    gradcheck("connected", vars, 3, gc_layer_loss, gc_layer_grad, &c.t, &o, &r); /* refresh */
+    memset(l.weight_updates, 0, sizeof(float) * IN * OUT);
+    memset(l.bias_updates, 0, sizeof(float) * OUT);
+    gc_layer_grad(&c.t);   /* fresh gradients to pick the largest elements from */
     c.corrupt = &l.weight_updates[argmax_abs(l.weight_updates, IN * OUT)];
     c.factor = 1.1f;
     ok = gradcheck("connected-wrong", vars, 3, corrupt_loss, corrupt_grad, &c, &o, &r);
@@ -299,6 +341,7 @@ static void test_softmax(int soft)
 int main(void)
 {
     test_toy();
+    test_kink();
     test_connected();
     test_convolutional(0);
     test_convolutional(1);

@@ -12,7 +12,9 @@ OUT     := build/tests
 CUDA    ?= /usr/local/cuda
 
 CC      := gcc
-CPPFLAGS:= -I$(DN)/include -I$(DN)/src -Isrc/layers -Itests -DCBLAS -DOPENCV \
+# -MMD: a test object is rebuilt when darknet.h or a layer header changes (a patch that
+# changes struct layer must not leave tests compiled against the old layout).
+CPPFLAGS:= -I$(DN)/include -I$(DN)/src -Isrc/layers -Itests -DCBLAS -DOPENCV -MMD -MP \
            $(shell pkg-config --cflags openblas 2>/dev/null) $(shell pkg-config --cflags opencv4 2>/dev/null)
 CFLAGS  := -O2 -g -fno-fast-math -fopenmp -Wall -Wextra -Wno-unused-parameter \
            -Wno-unknown-pragmas -Werror=implicit-function-declaration
@@ -33,7 +35,7 @@ run:
 
 build: $(TESTS) $(TOOLS)
 
-$(OUT)/%.o: tests/%.c tests/harness.h tests/gradcheck.h | $(OUT)
+$(OUT)/%.o: tests/%.c | $(OUT)
 	@echo "  CC     $<"
 	@$(CC) $(CPPFLAGS) $(CFLAGS) -c $< -o $@
 
@@ -45,3 +47,5 @@ $(OUT):
 	@mkdir -p $@
 
 .SECONDARY:
+
+-include $(wildcard $(OUT)/*.d)
