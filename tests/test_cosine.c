@@ -245,16 +245,24 @@ static void test_registry(void)
           "registry: plugin_type_at is null out of range");
 }
 
+/* Darknet stops with exit(1) on a weights error: clean up from atexit, not only at the end. */
+static void remove_tmpdir(void)
+{
+    unlink(tmp_path("cosine.cfg"));
+    unlink(tmp_path("cosine.weights"));
+    rmdir(tmpdir);
+}
+
 int main(void)
 {
     if (!mkdtemp(tmpdir)) {
         perror("mkdtemp");
         return 1;
     }
+    atexit(remove_tmpdir);
     test_registry();
     test_forward_and_gradients();
     test_update();
     test_save_load();
-    rmdir(tmpdir);
     return harness_finish();
 }
