@@ -1,0 +1,47 @@
+/* Minimal check harness for the C test programs under tests/.
+ *
+ * Every check prints one line, "PASS name" or "FAIL name: details", and is counted.
+ * A test program ends with `return harness_finish();`, which prints the machine-readable
+ *
+ *   @@ counts P F
+ *
+ * line that tests/run.sh adds up, and returns the exit status (1 when any check failed or
+ * when no check ran at all: a program that checks nothing has proved nothing).
+ *
+ *   CHECK(cond, name_fmt, ...)             cond must be true
+ *   CHECK_CLOSE(a, b, tol, name_fmt, ...)  |a - b| <= tol, both finite (compared in double)
+ *   CHECK_REL(a, b, rtol, floor, name...)  |a - b| <= rtol * max(|a|, |b|, floor)
+ *   check_report(ok, name, details_fmt...) a check whose details the caller words itself
+ */
+#ifndef TESTS_HARNESS_H
+#define TESTS_HARNESS_H
+
+#include <stdarg.h>
+
+/* Records one check; name is already formatted. Returns ok. */
+int harness_record(int ok, const char *name, const char *details_fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+/* Formats a check name from printf-style arguments into a static buffer. */
+const char *harness_name(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+int harness_check(int ok, const char *name, const char *file, int line, const char *expr);
+int harness_close(double a, double b, double tol, const char *name, const char *file, int line,
+                  const char *ea, const char *eb);
+int harness_rel(double a, double b, double rtol, double floor, const char *name,
+                const char *file, int line, const char *ea, const char *eb);
+/* Prints "@@ counts P F"; returns 0 when every check passed and at least one ran, else 1. */
+int harness_finish(void);
+/* Counts so far (for tests that need them). */
+int harness_passed(void);
+int harness_failed(void);
+
+#define CHECK(cond, ...) \
+    harness_check(!!(cond), harness_name(__VA_ARGS__), __FILE__, __LINE__, #cond)
+#define CHECK_CLOSE(a, b, tol, ...) \
+    harness_close((double)(a), (double)(b), (double)(tol), harness_name(__VA_ARGS__), \
+                  __FILE__, __LINE__, #a, #b)
+#define CHECK_REL(a, b, rtol, floor, ...) \
+    harness_rel((double)(a), (double)(b), (double)(rtol), (double)(floor), \
+                harness_name(__VA_ARGS__), __FILE__, __LINE__, #a, #b)
+#define check_report(ok, name, ...) harness_record(!!(ok), (name), __VA_ARGS__)
+
+#endif

@@ -1,0 +1,100 @@
+#!/bin/bash
+# Runs the test suite: the test programs given as arguments (built by tests/tests.mk), every
+# tests/test_*.sh, and the GPU build check. Each test prints "PASS name" / "FAIL name: why"
+# lines and ends with "@@ counts P F"; this script adds those up.
+#
+# A test that exits non-zero, dies on a signal, times out, is missing, or ends without its
+# counts line is one more failure under its own name, whatever it had counted before.
+# Full logs: build/tests/logs/NAME.log. The last line printed is "N passed, N failed".
+set -u
+cd "$(dirname "$0")/.."
+
+LOGS=build/tests/logs
+mkdir -p "$LOGS"
+PASSED=0
+FAILED=0
+FAILED_NAMES=()
+# Per-test wall-clock limits (seconds): a hang is a failure, not a stuck `make test`.
+C_LIMIT=${TEST_C_LIMIT:-300}
+SH_LIMIT=${TEST_SH_LIMIT:-400}
+GPU_LIMIT=${TEST_GPU_LIMIT:-900}
+
+fail_one() {   # name, reason
+    FAILED=$((FAILED + 1))
+    FAILED_NAMES+=("$1")
+    echo "FAIL $1: $2"
+}
+
+# run_test NAME LIMIT CMD...: runs CMD with its output in the log, shows the PASS/FAIL lines.
+run_test() {
+    local name=$1 limit=$2 log="$LOGS/$1.log" rc counts p f start
+    shift 2
+    echo "== $name"
+    start=$SECONDS
+    timeout --kill-after=10 "$limit" "$@" >"$log" 2>&1 </dev/null
+    rc=$?
+    grep -E '^(PASS|FAIL) ' "$log"
+    counts=$(grep -E '^@@ counts [0-9]+ [0-9]+$' "$log" | tail -n 1)
+    if [ -n "$counts" ]; then
+        read -r _ _ p f <<<"$counts"
+        PASSED=$((PASSED + p))
+        FAILED=$((FAILED + f))
+        [ "$f" -gt 0 ] && FAILED_NAMES+=("$name")
+    fi
+    if [ "$rc" -eq 124 ] || [ "$rc" -eq 137 ]; then
+        fail_one "$name" "timed out after ${limit}s (log: $log)"
+    elif [ "$rc" -gt 128 ]; then
+        fail_one "$name" "crashed: signal $((rc - 128)) (log: $log)"
+    elif [ -z "$counts" ]; then
+        fail_one "$name" "exit status $rc without a counts line: crashed or stopped early (log: $log)"
+    elif [ "$rc" -ne 0 ] && [ "$f" -eq 0 ]; then
+        fail_one "$name" "exit status $rc although no check failed (log: $log)"
+    fi
+    if [ "$rc" -ne 0 ] || [ -z "$counts" ]; then
+        echo "-- last lines of $log:"
+        tail -n 15 "$log" | sed 's/^/   | /'
+    fi
+    echo "   ($((SECONDS - start))s)"
+}
+
+for bin in "$@"; do
+    name=$(basename "$bin")
+    if [ ! -x "$bin" ]; then
+        fail_one "$name" "not built (see the compiler errors above)"
+        continue
+    fi
+    run_test "$name" "$C_LIMIT" "$bin"
+done
+
+for sh in tests/test_*.sh; do
+    [ -e "$sh" ] || continue
+    run_test "$(basename "$sh" .sh)" "$SH_LIMIT" bash "$sh"
+done
+
+# The CUDA + cuDNN build has no device to run on here, but it must still compile and link.
+CUDA=${CUDA:-/usr/local/cuda}
+if [ -x "$CUDA/bin/nvcc" ]; then
+    echo "== gpu-build"
+    start=$SECONDS
+    log="$LOGS/gpu-build.log"
+    name="GPU build (CUDA+cuDNN) compiles and links"
+    # MAKEFLAGS of the calling make would carry a jobserver this script cannot reach.
+    if env -u MAKEFLAGS -u MFLAGS -u MAKELEVEL timeout "$GPU_LIMIT" \
+            make --no-print-directory -j"$(nproc)" gpu-build >"$log" 2>&1 </dev/null \
+            && [ -x build/gpu-cudnn/darknet ] && [ -f build/gpu-cudnn/libdarknet.a ]; then
+        PASSED=$((PASSED + 1))
+        echo "PASS $name"
+    else
+        fail_one "$name" "see $log"
+        tail -n 15 "$log" | sed 's/^/   | /'
+    fi
+    echo "   ($((SECONDS - start))s)"
+else
+    echo "nvcc not found: GPU build not checked"
+fi
+
+if [ "$FAILED" -gt 0 ]; then
+    echo "failed: $(printf '%s\n' "${FAILED_NAMES[@]}" | awk '!seen[$0]++' | paste -sd ' ')"
+fi
+echo "$PASSED passed, $FAILED failed"
+[ "$FAILED" -eq 0 ]
