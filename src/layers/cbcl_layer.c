@@ -63,8 +63,8 @@ layer parse_cbcl_layer(list *options, plugin_params p)
     st->logits = malloc(K * sizeof(int));
     memcpy(st->features, feats, K * sizeof(int));
     memcpy(st->logits, logits, K * sizeof(int));
-    st->g0 = cfg_float(options, &p, "g0", 1, 0, 1, 100, 0);
-    st->g1 = cfg_float(options, &p, "g1", 1, 0, 1, 100, 0);
+    st->g0 = cfg_float(options, &p, "g0", 0.1f, 0, 1, 100, 0);
+    st->g1 = cfg_float(options, &p, "g1", 0.1f, 0, 1, 100, 0);
     st->e0 = cfg_float(options, &p, "e0", 0, -1, 0, 1, 0);
     st->e1 = cfg_float(options, &p, "e1", 0, 0, 0, 100, 0);
     st->lambda = cfg_float(options, &p, "lambda", 0.1f, 0, 0, 100, 0);

@@ -20,7 +20,9 @@
  * Keys:
  *   features=a,b,c  each expert's feature layer (e.g. its [avgpool]), K layers of D outputs
  *   logits=x,y,z    each expert's logit layer (its [cosine] head), K layers of C outputs
- *   g0=1 g1=1       gamma_0, gamma_1 in (0, 100]  (the paper gives no values)
+ *   g0=0.1 g1=0.1   gamma_0, gamma_1 in (0, 100]: the paper gives no values; squared distances
+ *                   between 64-d pooled features are tens, and 0.1 keeps the ratio out of
+ *                   its flat, saturated ends
  *   e0=0 e1=0       epsilon_0 in [-1, 1], epsilon_1 in [0, 100]
  *   lambda=0.1      lambda_0, the weight of L_CBCL in the total loss, in [0, 100]
  *

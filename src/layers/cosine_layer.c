@@ -35,6 +35,7 @@ layer make_cosine_layer(int batch, int inputs, int classes, float scale)
     l.c = inputs; l.h = 1; l.w = 1;
     l.classes = classes;
     l.alpha = scale;                                    /* s */
+    l.learning_rate_scale = 1;  /* the parser sets it too; direct callers get plain SGD */
     l.nweights = classes * inputs;
     l.weights = calloc(l.nweights, sizeof(float));        /* [C, D] */
     l.weight_updates = calloc(l.nweights, sizeof(float)); /* [C, D] */
