@@ -64,9 +64,12 @@ DN_CU   := convolutional_kernels deconvolutional_kernels activation_kernels im2c
 
 LAYER_C := $(wildcard src/layers/*.c)
 LAYER_CU:= $(wildcard src/layers/*.cu)
+# C++ sources of ours use OpenCV directly; they are built only with OPENCV=1.
+LAYER_CPP:= $(if $(filter 1,$(OPENCV)),$(wildcard src/layers/*.cpp))
 
 OBJS    := $(addprefix $(OUT)/dn/,$(addsuffix .o,$(DN_LIB))) \
-           $(patsubst src/layers/%.c,$(OUT)/layers/%.o,$(LAYER_C))
+           $(patsubst src/layers/%.c,$(OUT)/layers/%.o,$(LAYER_C)) \
+           $(patsubst src/layers/%.cpp,$(OUT)/layers/%.cpp.o,$(LAYER_CPP))
 ifeq ($(GPU),1)
 OBJS    += $(addprefix $(OUT)/dn/,$(addsuffix .o,$(DN_CU))) \
            $(patsubst src/layers/%.cu,$(OUT)/layers/%.cu.o,$(LAYER_CU))
@@ -100,6 +103,9 @@ $(OUT)/dn/%.o: $(DN)/src/%.cu build/darknet.stamp | $(OUT)/dn
 $(OUT)/layers/%.o: src/layers/%.c build/darknet.stamp | $(OUT)/layers
 	@echo "  CC     $<"
 	@$(CC) $(CPPFLAGS) $(CFLAGS) $(LAYER_WARN) -c $< -o $@
+$(OUT)/layers/%.cpp.o: src/layers/%.cpp build/darknet.stamp | $(OUT)/layers
+	@echo "  CXX    $<"
+	@$(CXX) $(CPPFLAGS) $(CFLAGS) $(LAYER_WARN) -c $< -o $@
 $(OUT)/layers/%.cu.o: src/layers/%.cu build/darknet.stamp | $(OUT)/layers
 	@echo "  NVCC   $<"
 	@$(NVCC) $(ARCH) $(filter-out -MMD -MP,$(CPPFLAGS)) --compiler-options "$(CFLAGS)" -c $< -o $@
