@@ -1,0 +1,24 @@
+/* Accelerated CPU convolutions, called by Darknet's convolutional layer in DNNL builds
+ * (darknet-patches/0015). The layer computes bias, batch norm and activation itself; these
+ * functions do only the linear part:
+ *
+ *   conv_accel_forward:  l.output [B, n, out_h, out_w] = W * net.input   (l.output is zero
+ *                        on entry; groups as l.groups)
+ *   conv_accel_backward: l.weight_updates [n, c/groups, size, size] += l.delta (*) net.input
+ *                        and, when net.delta is set, net.delta [B, c, h, w] += W^T (*) l.delta
+ *
+ * Each returns 1 when it did the work, 0 to let the stock im2col/gemm code run (an
+ * unsupported shape, say). The state behind l.accel caches primitives per layer shape and
+ * batch, so set_batch_network and resize_network need nothing special.
+ */
+#ifndef CONV_ACCEL_H
+#define CONV_ACCEL_H
+
+#include "darknet.h"
+
+void *conv_accel_create(void);
+void conv_accel_free(void *state);
+int conv_accel_forward(layer l, network net);
+int conv_accel_backward(layer l, network net);
+
+#endif
