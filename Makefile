@@ -6,7 +6,7 @@
 #   make test            test build (-O2 -fno-fast-math) and the whole test suite
 #   make demo            install what is missing, build, run the main job
 #
-# Options (0 or 1): GPU CUDNN OPENCV OPENMP OPENBLAS DEBUG. Each set of options builds in its
+# Options (0 or 1): GPU CUDNN OPENCV OPENMP OPENBLAS DNNL DEBUG. Each set of options builds in its
 # own folder under build/, so switching between them rebuilds nothing that is up to date.
 # DARKNET_SRC_CACHE names a folder holding the source tarballs (default build/dl): when they
 # are there with the pinned SHA-256, no network is used.
@@ -16,6 +16,7 @@ CUDNN    ?= 0
 OPENCV   ?= 1
 OPENMP   ?= 1
 OPENBLAS ?= 1
+DNNL     ?= 0
 DEBUG    ?= 0
 
 CACHE    := $(or $(DARKNET_SRC_CACHE),build/dl)
@@ -23,8 +24,8 @@ DNTREE   := build/darknet
 DNSTAMP  := build/darknet.stamp
 PATCHES  := darknet-patches/UPSTREAM darknet-patches/series $(wildcard darknet-patches/*.patch)
 
-VARIANT  := $(if $(filter 1,$(GPU)),gpu,cpu)$(if $(filter 1,$(CUDNN)),-cudnn)$(if $(filter 0,$(OPENCV)),-noopencv)$(if $(filter 0,$(OPENMP)),-noomp)$(if $(filter 0,$(OPENBLAS)),-noblas)$(if $(filter 1,$(DEBUG)),-debug)
-OPTIONS  := GPU=$(GPU) CUDNN=$(CUDNN) OPENCV=$(OPENCV) OPENMP=$(OPENMP) OPENBLAS=$(OPENBLAS) DEBUG=$(DEBUG)
+VARIANT  := $(if $(filter 1,$(GPU)),gpu,cpu)$(if $(filter 1,$(CUDNN)),-cudnn)$(if $(filter 0,$(OPENCV)),-noopencv)$(if $(filter 0,$(OPENMP)),-noomp)$(if $(filter 0,$(OPENBLAS)),-noblas)$(if $(filter 1,$(DNNL)),-dnnl)$(if $(filter 1,$(DEBUG)),-debug)
+OPTIONS  := GPU=$(GPU) CUDNN=$(CUDNN) OPENCV=$(OPENCV) OPENMP=$(OPENMP) OPENBLAS=$(OPENBLAS) DNNL=$(DNNL) DEBUG=$(DEBUG)
 
 .PHONY: all darknet source test test-build gpu-build demo bench clean distclean
 all: darknet

@@ -1,5 +1,5 @@
 # One option set of the Darknet build; called by the top Makefile as
-#   make -f mk/build.mk VARIANT=name GPU= CUDNN= OPENCV= OPENMP= OPENBLAS= DEBUG= [OPTS=]
+#   make -f mk/build.mk VARIANT=name GPU= CUDNN= OPENCV= OPENMP= OPENBLAS= DNNL= DEBUG= [OPTS=]
 # Objects, libdarknet.a and the darknet binary go to build/$(VARIANT)/.
 
 DN      := build/darknet
@@ -9,6 +9,7 @@ CUDNN   ?= 0
 OPENCV  ?= 1
 OPENMP  ?= 1
 OPENBLAS?= 1
+DNNL    ?= 0
 DEBUG   ?= 0
 OPTS    ?= -Ofast
 ifeq ($(DEBUG),1)
@@ -35,6 +36,10 @@ endif
 ifeq ($(OPENBLAS),1)
 CPPFLAGS+= -DCBLAS $(shell pkg-config --cflags openblas 2>/dev/null)
 LDLIBS  += $(or $(shell pkg-config --libs openblas 2>/dev/null),-lopenblas)
+endif
+ifeq ($(DNNL),1)
+CPPFLAGS+= -DDNNL
+LDLIBS  += -ldnnl
 endif
 ifeq ($(OPENCV),1)
 CPPFLAGS+= -DOPENCV $(shell pkg-config --cflags opencv4)
