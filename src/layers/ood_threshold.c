@@ -19,7 +19,9 @@ char *ood_threshold_path(const char *weights)
     return p;
 }
 
-/* The shortest %g text that reads back as the same float (at most 9 digits always do). */
+/* The shortest %g text that reads back as the same float (at most 9 digits always do), for
+ * settings people read. The threshold is written with %.9g like the scores in scores.csv, so
+ * that tools comparing the texts as doubles agree with the float comparison. */
 static const char *float_text(char *buf, int len, float v)
 {
     int digits;
@@ -34,12 +36,12 @@ static const char *float_text(char *buf, int len, float v)
 int ood_threshold_save(const char *path, const ood_threshold *t, const char *cfg, const char *id_list,
                        char *err, int errlen)
 {
-    char text[8192], thr[32], ot[32], oe[32];
+    char text[8192], ot[32], oe[32];
     int n = snprintf(text, sizeof(text),
         "# OOD threshold for darknet classifier predict and demo, written by darknet classifier ood.\n"
         "# An image is known when its score >= threshold, else unknown.\n"
         "score=%s\n"
-        "threshold=%s\n"
+        "threshold=%.9g\n"
         "tpr_target=%.6g\n"
         "id_accepted=%.6f\n"
         "id_images=%d\n"
@@ -51,7 +53,7 @@ int ood_threshold_save(const char *path, const ood_threshold *t, const char *cfg
         "cfg=%s\n"
         "weights_size=%lld\n"
         "weights_fnv1a=%016llx\n",
-        ood_score_name(t->score), float_text(thr, sizeof(thr), t->threshold), t->tpr_target, t->id_accepted,
+        ood_score_name(t->score), t->threshold, t->tpr_target, t->id_accepted,
         t->id_images, id_list, float_text(ot, sizeof(ot), t->odin_t), float_text(oe, sizeof(oe), t->odin_eps), t->classes, cfg, t->weights_size, t->weights_fnv1a);
     if (n < 0 || n >= (int)sizeof(text)) {
         snprintf(err, errlen, "the paths are too long for the threshold file");

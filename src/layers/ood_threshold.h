@@ -13,7 +13,8 @@
  *                               weights have changed since
  *
  * Lines starting with # are comments. The threshold is printed with 9 significant digits,
- * which reads back as the same float: predict accepts exactly the images ood accepted.
+ * which reads back as the same float (predict accepts exactly the images ood accepted), and
+ * is the same text as that score's value in scores.csv.
  */
 #ifndef OOD_THRESHOLD_H
 #define OOD_THRESHOLD_H
