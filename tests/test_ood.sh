@@ -235,11 +235,16 @@ fi
 high=$(awk -F, -v t="$thr" 'NR > 1 && $1 == "id" && $10 + 0 >= t + 0 { print $3 " " $5; exit }' "$OUT/scores.csv")
 "$DARKNET" classifier predict "$TMP/t.data" "$TMP/t.cfg" "$W" "${high% *}" >"$TMP/one.out" 2>/dev/null </dev/null
 check "predict: an image at or above the threshold gets its class (${LABELS[${high#* }]})" grep -qx "decision: ${LABELS[${high#* }]}" "$TMP/one.out"
+echo "$low" >"$TMP/one.list"
 # no threshold file
 cp "$W" "$TMP/plain.weights"
 "$DARKNET" classifier predict "$TMP/t.data" "$TMP/t.cfg" "$TMP/plain.weights" "$low" >"$TMP/plain.out" 2>"$TMP/plain.err" </dev/null
 check "predict: without WEIGHTS.ood it says so and shows the msp score" \
     bash -c "grep -q 'plain.weights.ood: no OOD threshold' '$TMP/plain.err' && grep -qE '^OOD msp [0-9.e-]+ \(no threshold\)$' '$TMP/plain.out' && ! grep -q 'decision: unknown' '$TMP/plain.out'"
+# no weights at all, as Darknet's predict allows: an untrained network, said so
+"$DARKNET" classifier predict "$TMP/t.data" "$TMP/t.cfg" >"$TMP/now.out" 2>"$TMP/now.err" <"$TMP/one.list"
+check "predict: without WEIGHTS it reads paths at the prompt, says the network is untrained and decides nothing" \
+    bash -c "grep -q 'no weights: an untrained network' '$TMP/now.err' && grep -q '^Enter Image Path: ' '$TMP/now.out' && grep -q '(no threshold)' '$TMP/now.out'"
 # a threshold file for other weights
 cp "$T" "$TMP/plain.weights.ood"
 printf '\001' | dd of="$TMP/plain.weights" bs=1 seek=100 conv=notrunc status=none

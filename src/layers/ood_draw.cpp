@@ -14,9 +14,7 @@
 #include <opencv2/imgproc.hpp>
 #include <opencv2/videoio.hpp>
 
-extern "C" {
 #include "ood_io.h"
-}
 
 /* 8-bit BGR rows -> Darknet's planar RGB in [0, 1], exactly as Darknet's mat_to_image
  * (value / 255. in double, stored as float), so pixels match its load_image_color. */
@@ -85,7 +83,7 @@ extern "C" image ood_annotate(image im, int min_side, const char *line1, const c
         cv::resize(m, m, cv::Size((int)std::lround(m.cols * f), (int)std::lround(m.rows * f)), 0, 0, cv::INTER_NEAREST);
     }
     /* Two text lines in a band above the image, sized from the image width. */
-    const int line_h = std::max(18, m.cols / 14);
+    const int line_h = std::min(40, std::max(18, m.cols / 14));   /* capped for HD video frames */
     const int band = 2 * line_h + line_h / 2;
     const int pad = std::max(4, line_h / 4);
     const int thick = line_h >= 36 ? 2 : 1;

@@ -15,6 +15,11 @@
 
 #include "darknet.h"
 
+/* ood_draw.cpp implements part of this API in C++. */
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 /* Stops the program: "darknet: error: classifier CMD: message". */
 void ood_fail(const char *cmd, const char *fmt, ...) __attribute__((noreturn, format(printf, 2, 3)));
 
@@ -73,5 +78,9 @@ void ood_video_close(void *video);
 int ood_display_available(void);
 /* Shows im in a window; returns the key pressed within ms milliseconds, or -1. */
 int ood_show(image im, const char *window, int ms);
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif

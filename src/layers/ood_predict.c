@@ -2,19 +2,20 @@
  * (examples/classifier.c) plus, for every image or frame, the OOD score of WEIGHTS.ood and
  * "unknown" when it is below that file's threshold.
  *
- *   predict DATA CFG WEIGHTS [IMAGE] [-t TOP] [-list LIST] [-out DIR] [-score S]
+ *   predict DATA CFG [WEIGHTS [IMAGE]] [-t TOP] [-list LIST] [-out DIR] [-score S]
  *       IMAGE, every image of LIST, or (neither) paths typed at the prompt, as Darknet's
  *       predict. Prints the top classes, then the score and the decision. -out DIR
  *       (headless) writes DIR/NNNNN_NAME.png, the image with its class, probability, score and
  *       accept/reject drawn on it, and DIR/predictions.csv.
- *   demo DATA CFG WEIGHTS [VIDEO] [-c CAMERA] [-out DIR] [-headless] [-frames N] [-score S]
+ *   demo DATA CFG [WEIGHTS [VIDEO]] [-c CAMERA] [-out DIR] [-headless] [-frames N] [-score S]
  *       A video file, an image sequence (a printf pattern such as frames/%03d.png) or camera
  *       CAMERA (default 0), shown in a window (Esc or q quits; needs a display). -headless:
  *       no window; -out DIR writes every annotated frame (DIR/frame_NNNNNN.png) and
  *       DIR/predictions.csv; -frames N stops after N frames.
  *
- * The score: WEIGHTS.ood's, with its ODIN settings and threshold. Without that file (or when it
- * belongs to other weights) the commands behave like Darknet's plus the score (msp unless
+ * WEIGHTS may be left out, as in Darknet's commands (an untrained network). The score:
+ * WEIGHTS.ood's, with its ODIN settings and threshold. Without that file (or when it belongs
+ * to other weights) the commands behave like Darknet's plus the score (msp unless
  * -score says otherwise), say that no threshold is used, and decide nothing. Images are
  * prepared as `classifier valid` and `classifier ood` prepare them (ood_prepare_image), so the
  * threshold means here what it meant there.
@@ -59,16 +60,23 @@ typedef struct prediction {
     int state;           /* 1 known, 0 unknown, -1 no threshold */
 } prediction;
 
+/* weights may be 0: an untrained network, as Darknet's predict and demo allow. */
 static void predictor_init(predictor *p, const char *cmd, const char *data, const char *cfg,
                            const char *weights, int score_flag, int top_flag)
 {
     list *options;
     char *name_list, *path, err[1024];
-    int loaded;
+    int loaded = 0;
     float odin_t = 1000, odin_eps = 0.0014f;
 
     memset(p, 0, sizeof(*p));
     p->cmd = cmd;
+    /* The network first, as in Darknet's commands: a cfg error is the first error reported. */
+    if (weights && access(weights, R_OK) != 0) ood_fail(cmd, "cannot read the weights %s", weights);
+    p->net = load_network((char *)cfg, (char *)weights, 0);
+    set_batch_network(p->net, 1);
+    if (p->net->c != 3) ood_fail(cmd, "%s takes %d channels: the OOD commands feed RGB images", cfg, p->net->c);
+
     options = read_data_cfg((char *)data);
     p->C = option_find_int_quiet(options, "classes", 0);
     name_list = option_find(options, "names");
@@ -80,14 +88,18 @@ static void predictor_init(predictor *p, const char *cmd, const char *data, cons
     if (p->top < 1) p->top = 1;
     if (p->top > p->C) p->top = p->C;
     p->top_idx = calloc(p->top, sizeof(int));
-    if (access(weights, R_OK) != 0) ood_fail(cmd, "cannot read the weights %s", weights);
 
     /* The threshold file, checked against these weights. */
-    path = ood_threshold_path(weights);
-    loaded = ood_threshold_load(path, &p->thr, err, sizeof(err));
-    if (loaded < 0) ood_fail(cmd, "%s", err);
+    path = weights ? ood_threshold_path(weights) : 0;
+    if (path) {
+        loaded = ood_threshold_load(path, &p->thr, err, sizeof(err));
+        if (loaded < 0) ood_fail(cmd, "%s", err);
+    }
     p->score = score_flag >= 0 ? score_flag : loaded ? p->thr.score : OOD_MSP;
-    if (!loaded) {
+    if (!path) {
+        fprintf(stderr, "classifier %s: no weights: an untrained network and no OOD threshold; showing the %s score\n",
+                cmd, ood_score_name(p->score));
+    } else if (!loaded) {
         fprintf(stderr, "classifier %s: no %s: no OOD threshold, so nothing is called unknown; showing the %s score "
                         "(darknet classifier ood makes the file)\n", cmd, path, ood_score_name(p->score));
     } else {
@@ -113,9 +125,6 @@ static void predictor_init(predictor *p, const char *cmd, const char *data, cons
     }
     free(path);
 
-    p->net = load_network((char *)cfg, (char *)weights, 0);
-    set_batch_network(p->net, 1);
-    if (p->net->c != 3) ood_fail(cmd, "%s takes %d channels: the OOD commands feed RGB images", cfg, p->net->c);
     if (!ood_scorer_init(&p->sc, p->net, odin_t, odin_eps, p->score == OOD_ODIN, err, sizeof(err)))
         ood_fail(cmd, "%s: %s", cfg, err);
     if (p->sc.C != p->C) ood_fail(cmd, "%s has classes=%d, the network's logits have %d", data, p->C, p->sc.C);
@@ -241,8 +250,11 @@ int ood_command_predict(int argc, char **argv)
             ood_fail(cmd, "unknown option '%s'\nusage: darknet " OOD_USAGE_PREDICT, a);
         }
     }
-    if (npos < 3) ood_fail(cmd, "DATA, CFG and WEIGHTS are required\nusage: darknet " OOD_USAGE_PREDICT);
+    if (npos < 2) ood_fail(cmd, "DATA and CFG are required\nusage: darknet " OOD_USAGE_PREDICT);
     if (npos == 4 && list) ood_fail(cmd, "give an IMAGE or -list LIST, not both");
+    /* Darknet's run_classifier has taken -t off argv already. */
+    top = ood_original_int_flag(cmd, "-t", 0);
+    predictor_init(&p, cmd, pos[0], pos[1], pos[2], score, top);
     if (list) {
         paths = ood_read_list(cmd, list, &n, &line_no);
         ood_check_readable(cmd, list, paths, n, line_no);
@@ -252,9 +264,6 @@ int ood_command_predict(int argc, char **argv)
         n = 1;
         ood_check_readable(cmd, "the command line", paths, n, 0);
     }
-    /* Darknet's run_classifier has taken -t off argv already. */
-    top = ood_original_int_flag(cmd, "-t", 0);
-    predictor_init(&p, cmd, pos[0], pos[1], pos[2], score, top);
     if (out) csv = open_predictions_csv(cmd, out);
 
     for (;;) {
@@ -343,7 +352,7 @@ int ood_command_demo(int argc, char **argv)
             ood_fail(cmd, "unknown option '%s'\nusage: darknet " OOD_USAGE_DEMO, a);
         }
     }
-    if (npos < 3) ood_fail(cmd, "DATA, CFG and WEIGHTS are required\nusage: darknet " OOD_USAGE_DEMO);
+    if (npos < 2) ood_fail(cmd, "DATA and CFG are required\nusage: darknet " OOD_USAGE_DEMO);
     if (!ood_have_opencv()) ood_fail(cmd, "needs OpenCV for video (this build has OPENCV=0)");
     if (!headless && !ood_display_available())
         ood_fail(cmd, "no display (neither DISPLAY nor WAYLAND_DISPLAY is set): use -headless, with -out DIR to keep the annotated frames");
