@@ -301,7 +301,7 @@ static float *score_column(const ood_set *s, int k)
 static int *read_counts_file(const char *path, int C)
 {
     FILE *fp = fopen(path, "r");
-    int *counts = calloc(C, sizeof(int)), n = 0;
+    int *counts = calloc(C, sizeof(int)), n = 0;   /* [C] */
     char tok[64];
     if (!fp) ood_fail(CMD, "-counts: cannot open %s", path);
     while (fscanf(fp, " %63[^, \t\r\n]%*[, \t\r\n]", tok) == 1) {
@@ -393,6 +393,7 @@ static void write_roc_csv(const char *dir, const char *set, int k, const float *
                           const float *ood, int n_ood)
 {
     char name[160];
+    /* [n_id + n_ood + 1] each: at most one point per distinct score, plus the start */
     double *thr = malloc(sizeof(double) * (n_id + n_ood + 1));
     double *fpr = malloc(sizeof(double) * (n_id + n_ood + 1));
     double *tpr = malloc(sizeof(double) * (n_id + n_ood + 1));
@@ -461,11 +462,11 @@ int ood_command_ood(int argc, char **argv)
     int nood, nsets, s, i, k, c, C, B, nscores;
     char **labels, **names;
     char *label_list, *name_list, *valid_list, *train_list, err[1024], rule[512] = "";
-    int *counts = 0, *group = 0;
+    int *counts = 0, *group = 0;   /* [C] training count and shot group of each class */
     const char *count_source = 0;
     network *net;
     ood_scorer sc;
-    ood_metrics m[MAX_SETS][OOD_NSCORES];
+    ood_metrics m[MAX_SETS][OOD_NSCORES];   /* [OOD set, score] */
     double id_accepted;
     float thr;
     char *text = 0;
@@ -508,7 +509,7 @@ int ood_command_ood(int argc, char **argv)
         counts = read_counts_file(o.counts_file, C);
         count_source = o.counts_file;
     } else if (train_list && access(train_list, R_OK) == 0) {
-        int ntrain, *path_class;
+        int ntrain, *path_class;   /* [ntrain] class of each training image */
         char **tp = ood_read_list(CMD, train_list, &ntrain, 0);
         path_class = malloc(sizeof(int) * ntrain);
         counts = class_counts_of_paths(tp, ntrain, labels, C, path_class);
@@ -557,7 +558,7 @@ int ood_command_ood(int argc, char **argv)
     tf = open_memstream(&text, &text_len);
     {
         long correct = 0, gc[GROUP_COUNT] = {0}, gn[GROUP_COUNT] = {0};
-        long *cc = calloc(C, sizeof(long)), *cn = calloc(C, sizeof(long));
+        long *cc = calloc(C, sizeof(long)), *cn = calloc(C, sizeof(long));   /* [C] correct, images */
         FILE *fa, *fpc;
         for (i = 0; i < sets[0].n; ++i) {
             const int y = sets[0].label[i], ok = sets[0].pred[i] == y;

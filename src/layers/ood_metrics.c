@@ -97,7 +97,7 @@ static int cmp_float_desc(const void *a, const void *b)
 
 double ood_threshold_at_tpr(const float *id, int n_id, double tpr_target, double *accepted)
 {
-    float *s;
+    float *s;   /* [n_id] the ID scores, descending */
     int i;
     double t = NAN, frac = NAN;
     if (n_id <= 0 || !all_finite(id, n_id) || !(tpr_target > 0 && tpr_target <= 1)) {
@@ -166,7 +166,7 @@ int ood_compute_metrics(const float *id, int n_id, const float *ood, int n_ood,
     r.aupr_in = ood_average_precision(id, n_id, ood, n_ood);
     /* AUPR-out: OOD positive, scores negated (a lower score means more OOD). */
     {
-        float *nid = malloc(sizeof(float) * n_id), *nood = malloc(sizeof(float) * n_ood);
+        float *nid = malloc(sizeof(float) * n_id), *nood = malloc(sizeof(float) * n_ood);   /* [n_id], [n_ood] */
         int i;
         for (i = 0; i < n_id; ++i) nid[i] = -id[i];
         for (i = 0; i < n_ood; ++i) nood[i] = -ood[i];
