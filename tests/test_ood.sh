@@ -359,6 +359,8 @@ printf 'not an image\n' >"$TMP/noise/broken.png"
 { head -n 2 "$TMP/noise/list.txt"; echo "$TMP/noise/broken.png"; } >"$TMP/broken.list"
 expect_error "errors: an undecodable image is named with its line, no crash" "$TMP/noise/broken.png (line 3 of $TMP/broken.list): cannot decode" -- \
     "$DARKNET" classifier ood "$D" "$TMP/t.cfg" "$W" -ood "x=$TMP/broken.list" -out "$TMP/e"
+expect_error "errors: predict names a missing IMAGE" "classifier predict: $TMP/nope.png: No such file" -- \
+    "$DARKNET" classifier predict "$D" "$TMP/t.cfg" "$W" "$TMP/nope.png"
 expect_error "errors: predict -list names an undecodable image" "$TMP/noise/broken.png in $TMP/broken.list: cannot decode" -- \
     "$DARKNET" classifier predict "$D" "$TMP/t.cfg" "$W" -list "$TMP/broken.list"
 grep -v '^valid=' "$D" >"$TMP/novalid.data"

@@ -120,7 +120,8 @@ void ood_check_readable(const char *cmd, const char *list, char **paths, int n, 
         if (stat(paths[i], &st) != 0) why = strerror(errno);
         else if (!S_ISREG(st.st_mode)) why = "not a regular file";
         else if (access(paths[i], R_OK) != 0) why = strerror(errno);
-        if (why) ood_fail(cmd, "%s (line %d of %s): %s", paths[i], line_no ? line_no[i] : i + 1, list, why);
+        if (why && list) ood_fail(cmd, "%s (line %d of %s): %s", paths[i], line_no ? line_no[i] : i + 1, list, why);
+        if (why) ood_fail(cmd, "%s: %s", paths[i], why);
     }
 }
 

@@ -39,7 +39,8 @@ int ood_original_int_flag(const char *cmd, const char *flag, int def);
  * receives each path's line number, for messages. */
 char **ood_read_list(const char *cmd, const char *list, int *n, int **line_no);
 void ood_free_list(char **paths, int n, int *line_no);
-/* Stops at the first path that is not a readable regular file, naming it and its line. */
+/* Stops at the first path that is not a readable regular file, naming it and its line of
+ * list (list 0: paths from the command line). */
 void ood_check_readable(const char *cmd, const char *list, char **paths, int n, const int *line_no);
 
 /* mkdir -p; 1 on success. */

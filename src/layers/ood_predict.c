@@ -262,7 +262,7 @@ int ood_command_predict(int argc, char **argv)
         paths = calloc(1, sizeof(char *));
         paths[0] = strdup(pos[3]);
         n = 1;
-        ood_check_readable(cmd, "the command line", paths, n, 0);
+        ood_check_readable(cmd, 0, paths, n, 0);
     }
     if (out) csv = open_predictions_csv(cmd, out);
 
