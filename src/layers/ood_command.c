@@ -1,0 +1,716 @@
+/* darknet classifier ood DATA CFG WEIGHTS [flags]: RICASSO's evaluation (section 4.1).
+ *
+ * Reads from the .data file: classes, labels (ID classes, Darknet's exact label matching),
+ * valid (the ID test list), train (for the per-class training counts; optional) and every
+ * ood_NAME=LIST key (an OOD set called NAME). Flags:
+ *   -ood NAME=LIST      another OOD set (repeatable; overrides a .data key of that name)
+ *   -out DIR            results folder (default results/ood)
+ *   -batch N            images per network pass (default 64, at most the cfg's batch, which
+ *                       sized the layers' buffers when the cfg was parsed)
+ *   -odin_t T, -odin_eps E   ODIN's temperature and input step (default 1000, 0.0014)
+ *   -noodin             skip ODIN (it costs a backward and a second forward pass)
+ *   -score S            the score whose threshold goes to WEIGHTS.ood (default odin, msp
+ *                       with -noodin)
+ *   -tpr P              fraction of ID test images the threshold accepts (default 0.95)
+ *   -counts FILE        per-class training counts (C integers) instead of the train list
+ *   -limit N            only the first N images of every list (quick looks)
+ *
+ * Prints one table: ID top-1 accuracy, many/medium/few-shot accuracy with the rule used, and
+ * AUROC, AUPR-in, AUPR-out and FPR95 of every score for each OOD set and their average
+ * (conventions in ood_metrics.h, printed under the table). Writes to DIR:
+ *   summary.txt                         the table
+ *   scores.csv                          set,index,path,label,pred,prob,msp,energy,maxlogit,odin
+ *   metrics.csv                         set,images,score,auroc,aupr_in,aupr_out,fpr95,threshold,id_accepted
+ *                                       (fpr95 is fprNN for -tpr 0.NN; threshold and id_accepted
+ *                                       are the ID threshold of that row's score)
+ *   accuracy.csv                        group,classes,images,correct,accuracy,rule
+ *   per_class.csv                       class,name,train_count,group,images,correct,accuracy
+ *   roc_SET_SCORE.csv                   threshold,fpr,tpr (every distinct threshold)
+ *   hist_SCORE.csv                      bin_lo,bin_hi,id,SET... (fraction of each set per bin)
+ * and WEIGHTS.ood (ood_threshold.h). scripts/plot-ood turns DIR into PNGs.
+ *
+ * Shot groups: with 10 classes, PASCL's CIFAR-10-LT convention (many = the 3 most frequent
+ * training classes, few = the 3 least frequent, medium = the other 4; equal counts ranked by
+ * class index); otherwise ImageNet-LT's (many > 100 training images, few < 20, medium the
+ * rest).
+ *
+ * Glossary: B rows per pass, C classes, X inputs per row, S = OOD_NSCORES.
+ */
+#include "ood_commands.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "darknet.h"
+#include "ood_io.h"
+#include "ood_metrics.h"
+#include "ood_score.h"
+#include "ood_threshold.h"
+#include "option_list.h"
+
+#define CMD "ood"
+#define MAX_SETS 32
+#define HIST_BINS 40
+
+enum { GROUP_MANY, GROUP_MEDIUM, GROUP_FEW, GROUP_COUNT };
+static const char *const group_names[GROUP_COUNT] = {"many", "medium", "few"};
+
+typedef struct ood_set {
+    char name[64];
+    const char *list;
+    char **paths;      /* [n] */
+    int *line_no;      /* [n] line of each path in the list */
+    int n;
+    float *scores;     /* [n, S] */
+    int *label;        /* [n] class from the path (ID), -1 (OOD) */
+    int *pred;         /* [n] argmax class */
+    float *prob;       /* [n] its probability */
+} ood_set;
+
+typedef struct ood_options {
+    const char *data, *cfg, *weights, *out, *counts_file;
+    int batch, use_odin, score, limit;
+    float odin_t, odin_eps;
+    double tpr;
+    int nflag_sets;
+    char *flag_name[MAX_SETS], *flag_list[MAX_SETS];
+} ood_options;
+
+static void usage_fail(const char *why)
+{
+    ood_fail(CMD, "%s\nusage: darknet " OOD_USAGE_OOD, why);
+}
+
+static int valid_set_name(const char *s)
+{
+    size_t i, n = strlen(s);
+    if (!n || n >= 40) return 0;
+    for (i = 0; i < n; ++i)
+        if (!((s[i] >= 'a' && s[i] <= 'z') || (s[i] >= 'A' && s[i] <= 'Z') || (s[i] >= '0' && s[i] <= '9') ||
+              s[i] == '_' || s[i] == '-'))
+            return 0;
+    return strcmp(s, "id") != 0 && strcmp(s, "average") != 0;
+}
+
+static void parse_options(int argc, char **argv, ood_options *o)
+{
+    int i, npos = 0, score_given = 0;
+    const char *pos[3] = {0, 0, 0};
+    memset(o, 0, sizeof(*o));
+    o->out = "results/ood";
+    o->batch = 64;
+    o->use_odin = 1;
+    o->odin_t = 1000;
+    o->odin_eps = 0.0014f;
+    o->tpr = 0.95;
+    o->score = OOD_ODIN;
+    for (i = 3; i < argc; ++i) {
+        char *a = argv[i];
+        if (!a) continue;   /* Darknet's flag parsers leave NULLs where they removed flags */
+        if (a[0] != '-' || !a[1]) {
+            if (npos == 3) usage_fail("too many arguments");
+            pos[npos++] = a;
+        } else if (!strcmp(a, "-out")) {
+            o->out = ood_flag_value(CMD, argc, argv, &i);
+        } else if (!strcmp(a, "-batch")) {
+            o->batch = ood_parse_int(CMD, a, ood_flag_value(CMD, argc, argv, &i), 1, 4096);
+        } else if (!strcmp(a, "-odin_t")) {
+            o->odin_t = ood_parse_float(CMD, a, ood_flag_value(CMD, argc, argv, &i), 1e-6f, 1e9f);
+        } else if (!strcmp(a, "-odin_eps")) {
+            o->odin_eps = ood_parse_float(CMD, a, ood_flag_value(CMD, argc, argv, &i), 0, 1);
+        } else if (!strcmp(a, "-noodin")) {
+            o->use_odin = 0;
+        } else if (!strcmp(a, "-score")) {
+            const char *s = ood_flag_value(CMD, argc, argv, &i);
+            o->score = ood_score_from_name(s);
+            if (o->score < 0) ood_fail(CMD, "-score '%s': one of msp, energy, maxlogit, odin", s);
+            score_given = 1;
+        } else if (!strcmp(a, "-tpr")) {
+            o->tpr = ood_parse_float(CMD, a, ood_flag_value(CMD, argc, argv, &i), 0.01f, 1);
+        } else if (!strcmp(a, "-counts")) {
+            o->counts_file = ood_flag_value(CMD, argc, argv, &i);
+        } else if (!strcmp(a, "-limit")) {
+            o->limit = ood_parse_int(CMD, a, ood_flag_value(CMD, argc, argv, &i), 1, 1 << 30);
+        } else if (!strcmp(a, "-ood")) {
+            char *v = ood_flag_value(CMD, argc, argv, &i), *eq = strchr(v, '=');
+            if (!eq || eq == v || !eq[1]) ood_fail(CMD, "-ood '%s': expected NAME=LIST", v);
+            if (o->nflag_sets == MAX_SETS) ood_fail(CMD, "more than %d OOD sets", MAX_SETS);
+            o->flag_name[o->nflag_sets] = strndup(v, eq - v);
+            o->flag_list[o->nflag_sets] = eq + 1;
+            ++o->nflag_sets;
+        } else {
+            char why[256];
+            snprintf(why, sizeof(why), "unknown option '%s'", a);
+            usage_fail(why);
+        }
+    }
+    if (npos < 3) usage_fail("DATA, CFG and WEIGHTS are required");
+    o->data = pos[0];
+    o->cfg = pos[1];
+    o->weights = pos[2];
+    if (!o->use_odin && o->score == OOD_ODIN) {
+        if (score_given) ood_fail(CMD, "-score odin needs ODIN (drop -noodin)");
+        o->score = OOD_MSP;
+    }
+}
+
+/* The OOD sets: ood_NAME keys of the .data file in file order, then -ood flags (a flag
+ * replaces a key of the same name). */
+static int collect_sets(list *options, const ood_options *o, ood_set *sets)
+{
+    int n = 0, i, k;
+    node *nd;
+    for (nd = options->front; nd; nd = nd->next) {
+        kvp *p = nd->val;
+        if (strncmp(p->key, "ood_", 4) != 0) continue;
+        if (!valid_set_name(p->key + 4))
+            ood_fail(CMD, "%s: OOD set name '%s' (from %s): use letters, digits, _ and - (not 'id' or 'average')",
+                     o->data, p->key + 4, p->key);
+        for (k = 0; k < n; ++k)
+            if (!strcmp(sets[k].name, p->key + 4)) ood_fail(CMD, "%s: %s appears twice", o->data, p->key);
+        if (n == MAX_SETS) ood_fail(CMD, "more than %d OOD sets", MAX_SETS);
+        snprintf(sets[n].name, sizeof(sets[n].name), "%s", p->key + 4);
+        sets[n].list = p->val;
+        ++n;
+    }
+    for (i = 0; i < o->nflag_sets; ++i) {
+        if (!valid_set_name(o->flag_name[i]))
+            ood_fail(CMD, "-ood: set name '%s': use letters, digits, _ and - (not 'id' or 'average')", o->flag_name[i]);
+        for (k = 0; k < n; ++k)
+            if (!strcmp(sets[k].name, o->flag_name[i])) break;
+        if (k == n) {
+            if (n == MAX_SETS) ood_fail(CMD, "more than %d OOD sets", MAX_SETS);
+            snprintf(sets[n].name, sizeof(sets[n].name), "%s", o->flag_name[i]);
+            ++n;
+        } else {
+            fprintf(stderr, "classifier ood: -ood %s replaces the .data file's ood_%s\n", o->flag_name[i], o->flag_name[i]);
+        }
+        sets[k].list = o->flag_list[i];
+    }
+    return n;
+}
+
+static void load_set_list(ood_set *s, int limit)
+{
+    s->paths = ood_read_list(CMD, s->list, &s->n, &s->line_no);
+    if (limit && s->n > limit) {
+        int i;
+        for (i = limit; i < s->n; ++i) free(s->paths[i]);
+        s->n = limit;
+    }
+    ood_check_readable(CMD, s->list, s->paths, s->n, s->line_no);
+    s->scores = calloc((size_t)s->n * OOD_NSCORES, sizeof(float));
+    s->label = malloc(sizeof(int) * s->n);
+    s->pred = malloc(sizeof(int) * s->n);
+    s->prob = malloc(sizeof(float) * s->n);
+}
+
+/* Progress on stderr: a rewritten line on a terminal, a line per tenth otherwise (and only
+ * for sets of several batches, where waiting is noticeable). */
+typedef struct progress {
+    const char *name;
+    int total, last_tenth, tty;
+    double start, last;
+} progress;
+
+static void progress_update(progress *p, int done, int batch)
+{
+    const double now = what_time_is_it_now();
+    const double rate = done / fmax(now - p->start, 1e-9);
+    if (p->tty) {
+        if (now - p->last < 0.5 && done < p->total) return;
+        fprintf(stderr, "\r  %-12s %7d / %d images  %.1f images/s ", p->name, done, p->total, rate);
+        if (done == p->total) fputc('\n', stderr);
+        p->last = now;
+        return;
+    }
+    if (p->total <= 4 * batch) return;
+    if (done * 10 / p->total > p->last_tenth || done == p->total) {
+        p->last_tenth = done * 10 / p->total;
+        fprintf(stderr, "  %s: %d / %d images, %.1f images/s\n", p->name, done, p->total, rate);
+    }
+}
+
+/* Loads rows [start, start + rows) of s into x [B, X] (rows past `rows` are zero). */
+static void load_batch(const ood_set *s, int start, int rows, int B, int w, int h, float *x)
+{
+    const int X = w * h * 3;
+    int r, bad = -1;
+    memset(x + (size_t)rows * X, 0, sizeof(float) * (size_t)(B - rows) * X);
+    /* Decoding dominates for small networks: one image per thread. */
+#pragma omp parallel for schedule(dynamic)
+    for (r = 0; r < rows; ++r) {
+        image im, crop;
+        if (!ood_load_image(s->paths[start + r], &im)) {
+#pragma omp critical
+            if (bad < 0 || r < bad) bad = r;
+            continue;
+        }
+        crop = ood_prepare_image(im, w, h);
+        memcpy(x + (size_t)r * X, crop.data, sizeof(float) * X);
+        free_image(crop);
+        free_image(im);
+    }
+    if (bad >= 0)
+        ood_fail(CMD, "%s (line %d of %s): cannot decode this image", s->paths[start + bad],
+                 s->line_no[start + bad], s->list);
+}
+
+static void score_set(ood_scorer *sc, ood_set *s, int w, int h)
+{
+    const int B = sc->B, C = sc->C;
+    float *x = calloc((size_t)B * sc->X, sizeof(float));        /* [B, X] */
+    float *sb = calloc((size_t)B * OOD_NSCORES, sizeof(float));  /* [B, S] */
+    progress pg = {s->name, s->n, 0, isatty(2), what_time_is_it_now(), 0};
+    int start, r, k;
+    for (start = 0; start < s->n; start += B) {
+        const int rows = s->n - start < B ? s->n - start : B;
+        load_batch(s, start, rows, B, w, h, x);
+        ood_score_batch(sc, x, sb);
+        for (r = 0; r < rows; ++r) {
+            const int i = start + r;
+            const float *p = sc->prob + r * C;
+            for (k = 0; k < OOD_NSCORES; ++k) {
+                const float v = sb[r * OOD_NSCORES + k];
+                if (!isfinite(v) && (k != OOD_ODIN || sc->use_odin))
+                    ood_fail(CMD, "%s (line %d of %s): the %s score is %g: the network's logits are not finite",
+                             s->paths[i], s->line_no[i], s->list, ood_score_name(k), v);
+                s->scores[(size_t)i * OOD_NSCORES + k] = v;
+            }
+            s->pred[i] = ood_argmax(p, C);
+            s->prob[i] = p[s->pred[i]];
+        }
+        progress_update(&pg, start + rows, B);
+    }
+    free(x);
+    free(sb);
+}
+
+/* Column k of a set's scores [n, S] as its own array [n]. */
+static float *score_column(const ood_set *s, int k)
+{
+    float *v = malloc(sizeof(float) * s->n);
+    int i;
+    for (i = 0; i < s->n; ++i) v[i] = s->scores[(size_t)i * OOD_NSCORES + k];
+    return v;
+}
+
+static int *read_counts_file(const char *path, int C)
+{
+    FILE *fp = fopen(path, "r");
+    int *counts = calloc(C, sizeof(int)), n = 0;   /* [C] */
+    char tok[64];
+    if (!fp) ood_fail(CMD, "-counts: cannot open %s", path);
+    while (fscanf(fp, " %63[^, \t\r\n]%*[, \t\r\n]", tok) == 1) {
+        char *end;
+        long v = strtol(tok, &end, 10);
+        if (*end || v < 0 || v > 2000000000) ood_fail(CMD, "-counts: '%s' in %s is not a count", tok, path);
+        if (n < C) counts[n] = (int)v;
+        ++n;
+    }
+    fclose(fp);
+    if (n != C) ood_fail(CMD, "-counts: %s has %d counts for %d classes", path, n, C);
+    return counts;
+}
+
+/* Shot group of every class (group [C]); writes the rule into rule. */
+static void shot_groups(const int *counts, int C, int *group, char *rule, int rulelen)
+{
+    int c, k;
+    if (C == 10) {
+        int order[10];
+        for (c = 0; c < C; ++c) order[c] = c;
+        /* Descending count, ties by class index: insertion sort of 10. */
+        for (c = 1; c < C; ++c)
+            for (k = c; k > 0 && counts[order[k]] > counts[order[k - 1]]; --k) {
+                int t = order[k];
+                order[k] = order[k - 1];
+                order[k - 1] = t;
+            }
+        for (k = 0; k < C; ++k) group[order[k]] = k < 3 ? GROUP_MANY : k >= C - 3 ? GROUP_FEW : GROUP_MEDIUM;
+        snprintf(rule, rulelen, "CIFAR-10-LT convention (PASCL): many = the 3 most frequent training classes, "
+                                "few = the 3 least frequent, medium = the other 4 (equal counts ranked by class index)");
+        return;
+    }
+    for (c = 0; c < C; ++c) group[c] = counts[c] > 100 ? GROUP_MANY : counts[c] < 20 ? GROUP_FEW : GROUP_MEDIUM;
+    snprintf(rule, rulelen, "ImageNet-LT convention (C = %d, not 10): many > 100 training images, few < 20, medium 20-100", C);
+}
+
+/* "0,1,2" or "4 classes" when long. */
+static void class_list_text(const int *group, int C, int g, char *buf, int len)
+{
+    int c, n = 0, used = 0;
+    buf[0] = 0;
+    for (c = 0; c < C; ++c) if (group[c] == g) ++n;
+    if (n > 8) {
+        snprintf(buf, len, "%d classes", n);
+        return;
+    }
+    for (c = 0; c < C; ++c)
+        if (group[c] == g && used < len - 8) used += snprintf(buf + used, len - used, "%s%d", used ? "," : "", c);
+    if (!n) snprintf(buf, len, "none");
+}
+
+static FILE *open_out(const char *dir, const char *name)
+{
+    char path[4096];
+    FILE *fp;
+    snprintf(path, sizeof(path), "%s/%s", dir, name);
+    fp = fopen(path, "w");
+    if (!fp) ood_fail(CMD, "cannot write %s", path);
+    return fp;
+}
+
+static void close_out(FILE *fp, const char *dir, const char *name)
+{
+    if (ferror(fp) | fclose(fp)) ood_fail(CMD, "error writing %s/%s", dir, name);
+}
+
+static void write_scores_csv(const char *dir, ood_set *sets, int nsets, int use_odin)
+{
+    FILE *fp = open_out(dir, "scores.csv");
+    int s, i, k;
+    fprintf(fp, "set,index,path,label,pred,prob,msp,energy,maxlogit,odin\n");
+    for (s = 0; s < nsets; ++s)
+        for (i = 0; i < sets[s].n; ++i) {
+            const float *v = sets[s].scores + (size_t)i * OOD_NSCORES;
+            fprintf(fp, "%s,%d,", sets[s].name, i);
+            ood_csv_field(fp, sets[s].paths[i]);
+            fprintf(fp, ",%d,%d,%.9g", sets[s].label[i], sets[s].pred[i], sets[s].prob[i]);
+            for (k = 0; k < OOD_NSCORES; ++k) {
+                if (k == OOD_ODIN && !use_odin) fprintf(fp, ",nan");
+                else fprintf(fp, ",%.9g", v[k]);
+            }
+            fputc('\n', fp);
+        }
+    close_out(fp, dir, "scores.csv");
+}
+
+static void write_roc_csv(const char *dir, const char *set, int k, const float *id, int n_id,
+                          const float *ood, int n_ood)
+{
+    char name[160];
+    /* [n_id + n_ood + 1] each: at most one point per distinct score, plus the start */
+    double *thr = malloc(sizeof(double) * (n_id + n_ood + 1));
+    double *fpr = malloc(sizeof(double) * (n_id + n_ood + 1));
+    double *tpr = malloc(sizeof(double) * (n_id + n_ood + 1));
+    int n = ood_roc_curve(id, n_id, ood, n_ood, thr, fpr, tpr), i;
+    FILE *fp;
+    snprintf(name, sizeof(name), "roc_%s_%s.csv", set, ood_score_name(k));
+    fp = open_out(dir, name);
+    fprintf(fp, "threshold,fpr,tpr\n");
+    for (i = 0; i < n; ++i) {
+        if (isinf(thr[i])) fprintf(fp, "inf,%.9g,%.9g\n", fpr[i], tpr[i]);
+        else fprintf(fp, "%.9g,%.9g,%.9g\n", thr[i], fpr[i], tpr[i]);
+    }
+    close_out(fp, dir, name);
+    free(thr);
+    free(fpr);
+    free(tpr);
+}
+
+/* hist_SCORE.csv: HIST_BINS equal bins over the range of all sets' scores; each column the
+ * fraction of that set's images in the bin (each column sums to 1). */
+static void write_hist_csv(const char *dir, ood_set *sets, int nsets, int k)
+{
+    char name[64];
+    double lo = INFINITY, hi = -INFINITY, width;
+    int s, i, b, bins = HIST_BINS;
+    double *frac = calloc((size_t)nsets * HIST_BINS, sizeof(double));   /* [sets, bins] */
+    FILE *fp;
+    for (s = 0; s < nsets; ++s)
+        for (i = 0; i < sets[s].n; ++i) {
+            const double v = sets[s].scores[(size_t)i * OOD_NSCORES + k];
+            if (v < lo) lo = v;
+            if (v > hi) hi = v;
+        }
+    width = (hi - lo) / bins;
+    if (!(width > 0)) {   /* one value everywhere: one bin around it */
+        bins = 1;
+        width = 1;
+        lo -= 0.5;
+    }
+    for (s = 0; s < nsets; ++s)
+        for (i = 0; i < sets[s].n; ++i) {
+            b = (int)((sets[s].scores[(size_t)i * OOD_NSCORES + k] - lo) / width);
+            if (b >= bins) b = bins - 1;
+            if (b < 0) b = 0;
+            frac[s * HIST_BINS + b] += 1.0 / sets[s].n;
+        }
+    snprintf(name, sizeof(name), "hist_%s.csv", ood_score_name(k));
+    fp = open_out(dir, name);
+    fprintf(fp, "bin_lo,bin_hi");
+    for (s = 0; s < nsets; ++s) fprintf(fp, ",%s", sets[s].name);
+    fputc('\n', fp);
+    for (b = 0; b < bins; ++b) {
+        fprintf(fp, "%.9g,%.9g", lo + b * width, lo + (b + 1) * width);
+        for (s = 0; s < nsets; ++s) fprintf(fp, ",%.6g", frac[s * HIST_BINS + b]);
+        fputc('\n', fp);
+    }
+    close_out(fp, dir, name);
+    free(frac);
+}
+
+int ood_command_ood(int argc, char **argv)
+{
+    ood_options o;
+    list *options;
+    ood_set sets[MAX_SETS + 1];   /* [0] is the ID test set */
+    int nood, nsets, s, i, k, c, C, B, nscores;
+    char **labels, **names;
+    char *label_list, *name_list, *valid_list, *train_list, err[1024], rule[512] = "";
+    int *counts = 0, *group = 0;   /* [C] training count and shot group of each class */
+    const char *count_source = 0;
+    network *net;
+    ood_scorer sc;
+    ood_metrics m[MAX_SETS][OOD_NSCORES];   /* [OOD set, score] */
+    double id_accepted;
+    float thr;
+    char *text = 0;
+    size_t text_len = 0;
+    FILE *tf;
+
+    parse_options(argc, argv, &o);
+    options = read_data_cfg((char *)o.data);
+    C = option_find_int_quiet(options, "classes", 0);
+    if (C <= 0) ood_fail(CMD, "%s has no classes= (the number of ID classes)", o.data);
+    label_list = option_find(options, "labels");
+    if (!label_list) ood_fail(CMD, "%s has no labels= (the class names that label the ID test images)", o.data);
+    labels = get_labels_checked(label_list, C);
+    name_list = option_find(options, "names");
+    if (!name_list) name_list = label_list;
+    names = name_list == label_list ? labels : get_labels_checked(name_list, C);
+    valid_list = option_find(options, "valid");
+    if (!valid_list) ood_fail(CMD, "%s has no valid= (the ID test list)", o.data);
+    train_list = option_find(options, "train");
+
+    memset(sets, 0, sizeof(sets));
+    snprintf(sets[0].name, sizeof(sets[0].name), "id");
+    sets[0].list = valid_list;
+    nood = collect_sets(options, &o, sets + 1);
+    if (!nood) ood_fail(CMD, "no OOD sets: give ood_NAME=LIST lines in %s or -ood NAME=LIST", o.data);
+    nsets = nood + 1;
+
+    /* Every list and file is checked before the (long) network passes start. */
+    for (s = 0; s < nsets; ++s) load_set_list(&sets[s], o.limit);
+    for (i = 0; i < sets[0].n; ++i) {
+        sets[0].label[i] = label_of_path(sets[0].paths[i], labels, C);
+        if (sets[0].label[i] < 0)
+            ood_fail(CMD, "%s (line %d of %s): %s of %s matches its folder name or a '_'-separated token of its file name",
+                     sets[0].paths[i], sets[0].line_no[i], valid_list,
+                     sets[0].label[i] == -1 ? "no label" : "more than one label", label_list);
+    }
+    for (s = 1; s < nsets; ++s)
+        for (i = 0; i < sets[s].n; ++i) sets[s].label[i] = -1;
+    if (o.counts_file) {
+        counts = read_counts_file(o.counts_file, C);
+        count_source = o.counts_file;
+    } else if (train_list && access(train_list, R_OK) == 0) {
+        int ntrain, *path_class;   /* [ntrain] class of each training image */
+        char **tp = ood_read_list(CMD, train_list, &ntrain, 0);
+        path_class = malloc(sizeof(int) * ntrain);
+        counts = class_counts_of_paths(tp, ntrain, labels, C, path_class);
+        free(path_class);
+        ood_free_list(tp, ntrain, 0);
+        count_source = train_list;
+    }
+    if (counts) {
+        group = malloc(sizeof(int) * C);
+        shot_groups(counts, C, group, rule, sizeof(rule));
+    }
+    if (access(o.weights, R_OK) != 0) ood_fail(CMD, "cannot read the weights %s", o.weights);
+    if (!ood_mkdirs(o.out)) ood_fail(CMD, "cannot create the results folder %s", o.out);
+
+    net = load_network((char *)o.cfg, (char *)o.weights, 0);
+    B = o.batch < net->batch ? o.batch : net->batch;
+    if (B < o.batch)
+        fprintf(stderr, "classifier ood: batch %d (the cfg's batch %d sized the layers' buffers)\n", B, net->batch);
+    set_batch_network(net, B);
+    if (net->c != 3) ood_fail(CMD, "%s takes %d channels: the OOD commands feed RGB images", o.cfg, net->c);
+    if (!ood_scorer_init(&sc, net, o.odin_t, o.odin_eps, o.use_odin, err, sizeof(err)))
+        ood_fail(CMD, "%s: %s", o.cfg, err);
+    if (sc.C != C) ood_fail(CMD, "%s has classes=%d, the network's logits have %d", o.data, C, sc.C);
+    fprintf(stderr, "classifier ood: logits of layer %d [%s], %d classes, batch %d, %s\n", sc.head.layer,
+            sc.head.kind == OOD_HEAD_EXPERT ? "expert_softmax: mean of the experts" : "softmax: its input", C, B,
+            o.use_odin ? "with ODIN" : "without ODIN");
+
+    for (s = 0; s < nsets; ++s) score_set(&sc, &sets[s], net->w, net->h);
+
+    /* ---- metrics ---- */
+    nscores = o.use_odin ? OOD_NSCORES : OOD_ODIN;
+    for (k = 0; k < nscores; ++k) {
+        float *id = score_column(&sets[0], k);
+        for (s = 1; s < nsets; ++s) {
+            float *ood = score_column(&sets[s], k);
+            if (!ood_compute_metrics(id, sets[0].n, ood, sets[s].n, o.tpr, &m[s - 1][k]))
+                ood_fail(CMD, "metrics of %s on %s could not be computed", ood_score_name(k), sets[s].name);
+            write_roc_csv(o.out, sets[s].name, k, id, sets[0].n, ood, sets[s].n);
+            free(ood);
+        }
+        free(id);
+        write_hist_csv(o.out, sets, nsets, k);
+    }
+
+    /* ---- the table (stdout and summary.txt) ---- */
+    tf = open_memstream(&text, &text_len);
+    {
+        long correct = 0, gc[GROUP_COUNT] = {0}, gn[GROUP_COUNT] = {0};
+        long *cc = calloc(C, sizeof(long)), *cn = calloc(C, sizeof(long));   /* [C] correct, images */
+        FILE *fa, *fpc;
+        for (i = 0; i < sets[0].n; ++i) {
+            const int y = sets[0].label[i], ok = sets[0].pred[i] == y;
+            correct += ok;
+            cc[y] += ok;
+            cn[y] += 1;
+            if (group) {
+                gc[group[y]] += ok;
+                gn[group[y]] += 1;
+            }
+        }
+        fprintf(tf, "OOD evaluation of %s with %s\n", o.cfg, o.weights);
+        fprintf(tf, "ID test set %s: %d images, %d classes\n\n", valid_list, sets[0].n, C);
+        fprintf(tf, "%-34s %8.2f%%  (%ld / %d)\n", "ID top-1 accuracy", 100.0 * correct / sets[0].n, correct, sets[0].n);
+        fa = open_out(o.out, "accuracy.csv");
+        fprintf(fa, "group,classes,images,correct,accuracy,rule\n");
+        fprintf(fa, "all,%d,%d,%ld,%.6f,\n", C, sets[0].n, correct, (double)correct / sets[0].n);
+        if (group) {
+            int g;
+            for (g = 0; g < GROUP_COUNT; ++g) {
+                char cls[128], label[160];
+                int ncls = 0;
+                for (c = 0; c < C; ++c) ncls += group[c] == g;
+                class_list_text(group, C, g, cls, sizeof(cls));
+                snprintf(label, sizeof(label), "  %s-shot (%s)", group_names[g], cls);
+                if (gn[g]) fprintf(tf, "%-34s %8.2f%%  (%ld / %ld)\n", label, 100.0 * gc[g] / gn[g], gc[g], gn[g]);
+                else fprintf(tf, "%-34s %9s  (no test images)\n", label, "-");
+                fprintf(fa, "%s,%d,%ld,%ld,", group_names[g], ncls, gn[g], gc[g]);
+                if (gn[g]) fprintf(fa, "%.6f,", (double)gc[g] / gn[g]);
+                else fprintf(fa, "nan,");
+                ood_csv_field(fa, rule);
+                fputc('\n', fa);
+            }
+            fprintf(tf, "  rule: %s; training counts from %s\n", rule, count_source);
+        } else {
+            fprintf(tf, "  many/medium/few-shot: not computed (no readable train= list in %s and no -counts FILE)\n", o.data);
+        }
+        close_out(fa, o.out, "accuracy.csv");
+        fpc = open_out(o.out, "per_class.csv");
+        fprintf(fpc, "class,name,train_count,group,images,correct,accuracy\n");
+        for (c = 0; c < C; ++c) {
+            fprintf(fpc, "%d,", c);
+            ood_csv_field(fpc, names[c]);
+            if (counts) fprintf(fpc, ",%d,%s", counts[c], group_names[group[c]]);
+            else fprintf(fpc, ",,");
+            fprintf(fpc, ",%ld,%ld,", cn[c], cc[c]);
+            if (cn[c]) fprintf(fpc, "%.6f\n", (double)cc[c] / cn[c]);
+            else fprintf(fpc, "nan\n");
+        }
+        close_out(fpc, o.out, "per_class.csv");
+        free(cc);
+        free(cn);
+    }
+    {
+        FILE *fm = open_out(o.out, "metrics.csv");
+        char fpr_name[16];
+        snprintf(fpr_name, sizeof(fpr_name), "FPR%.0f", 100 * o.tpr);
+        /* fpr95 with the default -tpr 0.95 */
+        fprintf(fm, "set,images,score,auroc,aupr_in,aupr_out,fpr%.0f,threshold,id_accepted\n", 100 * o.tpr);
+        fprintf(tf, "\n%-12s %7s  %-9s %7s %8s %9s %7s\n", "OOD set", "images", "score", "AUROC", "AUPR-in", "AUPR-out", fpr_name);
+        for (s = 0; s <= nood; ++s) {
+            const int avg = s == nood;
+            int total = 0;
+            if (avg && nood < 2) break;
+            if (avg) for (i = 1; i < nsets; ++i) total += sets[i].n;
+            for (k = 0; k < nscores; ++k) {
+                ood_metrics r;
+                if (avg) {
+                    memset(&r, 0, sizeof(r));
+                    for (i = 0; i < nood; ++i) {
+                        r.auroc += m[i][k].auroc / nood;
+                        r.aupr_in += m[i][k].aupr_in / nood;
+                        r.aupr_out += m[i][k].aupr_out / nood;
+                        r.fpr += m[i][k].fpr / nood;
+                    }
+                    r.threshold = m[0][k].threshold;
+                    r.tpr = m[0][k].tpr;
+                } else {
+                    r = m[s][k];
+                }
+                if (k == 0) fprintf(tf, "%-12s %7d  ", avg ? "average" : sets[s + 1].name, avg ? total : sets[s + 1].n);
+                else fprintf(tf, "%-12s %7s  ", "", "");
+                fprintf(tf, "%-9s %7.2f %8.2f %9.2f %7.2f\n", ood_score_name(k), 100 * r.auroc, 100 * r.aupr_in,
+                        100 * r.aupr_out, 100 * r.fpr);
+                fprintf(fm, "%s,%d,%s,%.6f,%.6f,%.6f,%.6f,%.9g,%.6f\n", avg ? "average" : sets[s + 1].name,
+                        avg ? total : sets[s + 1].n, ood_score_name(k), r.auroc, r.aupr_in, r.aupr_out, r.fpr,
+                        r.threshold, r.tpr);
+            }
+        }
+        close_out(fm, o.out, "metrics.csv");
+        {
+            char odin_note[160];
+            if (o.use_odin) snprintf(odin_note, sizeof(odin_note), "ODIN: T = %g, eps = %g (inputs in [0, 1])", o.odin_t, o.odin_eps);
+            else snprintf(odin_note, sizeof(odin_note), "ODIN skipped (-noodin)");
+            fprintf(tf, "\nIn percent. ID is the positive class; a higher score means more in-distribution; an image is\n"
+                        "accepted as ID when score >= t, t running over the distinct score values (no interpolation;\n"
+                        "sklearn's roc_curve with drop_intermediate=False). AUROC: trapezoidal, ties count 1/2.\n"
+                        "AUPR-in: average precision with ID positive, step-wise sum of (R_t - R_prev) P_t without\n"
+                        "interpolation (sklearn's average_precision_score); AUPR-out: the same with OOD positive and\n"
+                        "the scores negated. FPR%.0f: fraction of OOD images accepted at the highest t accepting at\n"
+                        "least %.0f%% of the ID test images. %s.\n",
+                    100 * o.tpr, 100 * o.tpr, odin_note);
+        }
+    }
+
+    /* ---- the deployment threshold, next to the weights ---- */
+    {
+        float *id = score_column(&sets[0], o.score);
+        char *path = ood_threshold_path(o.weights);
+        ood_threshold t;
+        thr = (float)ood_threshold_at_tpr(id, sets[0].n, o.tpr, &id_accepted);
+        memset(&t, 0, sizeof(t));
+        t.score = o.score;
+        t.threshold = thr;
+        t.tpr_target = o.tpr;
+        t.id_accepted = id_accepted;
+        t.id_images = sets[0].n;
+        t.odin_t = o.odin_t;
+        t.odin_eps = o.odin_eps;
+        t.classes = C;
+        t.weights_fnv1a = ood_file_fnv1a(o.weights, &t.weights_size);
+        if (!ood_threshold_save(path, &t, o.cfg, valid_list, err, sizeof(err)))
+            ood_fail(CMD, "cannot save the threshold: %s", err);
+        fprintf(tf, "\nThreshold: %s >= %.9g accepts %.2f%% of the ID test images; saved to %s\n",
+                ood_score_name(o.score), thr, 100 * id_accepted, path);
+        free(path);
+        free(id);
+    }
+    fclose(tf);
+    fputs(text, stdout);
+    {
+        FILE *fs = open_out(o.out, "summary.txt");
+        fputs(text, fs);
+        close_out(fs, o.out, "summary.txt");
+    }
+    write_scores_csv(o.out, sets, nsets, o.use_odin);
+    printf("Results in %s/ (summary.txt, scores.csv, metrics.csv, accuracy.csv, per_class.csv, roc_*.csv, hist_*.csv); "
+           "plots: scripts/plot-ood %s\n", o.out, o.out);
+    fflush(stdout);
+
+    free(text);
+    ood_scorer_free(&sc);
+    free_network(net);
+    for (s = 0; s < nsets; ++s) {
+        ood_free_list(sets[s].paths, sets[s].n, sets[s].line_no);
+        free(sets[s].scores);
+        free(sets[s].label);
+        free(sets[s].pred);
+        free(sets[s].prob);
+    }
+    for (i = 0; i < o.nflag_sets; ++i) free(o.flag_name[i]);
+    free(counts);
+    free(group);
+    return 0;
+}

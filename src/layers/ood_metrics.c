@@ -1,0 +1,181 @@
+/* OOD detection metrics; conventions in ood_metrics.h. */
+#include "ood_metrics.h"
+
+#include <math.h>
+#include <stdlib.h>
+
+typedef struct scored {
+    float s;
+    int pos;   /* 1: positive set (ID for AUROC/AUPR-in), 0: negative */
+} scored;
+
+/* Descending by score; the order inside a tie does not matter since ties are handled as one
+ * threshold group. */
+static int cmp_desc(const void *a, const void *b)
+{
+    float x = ((const scored *)a)->s, y = ((const scored *)b)->s;
+    return (x < y) - (x > y);
+}
+
+static int all_finite(const float *s, int n)
+{
+    int i;
+    for (i = 0; i < n; ++i)
+        if (!isfinite(s[i])) return 0;
+    return 1;
+}
+
+/* Both sets in one array sorted by descending score ([n_pos + n_neg]); 0 on bad input. */
+static scored *merge_sorted(const float *pos, int n_pos, const float *neg, int n_neg)
+{
+    scored *v;
+    int i;
+    if (n_pos <= 0 || n_neg <= 0 || !all_finite(pos, n_pos) || !all_finite(neg, n_neg)) return 0;
+    v = malloc(sizeof(scored) * (n_pos + n_neg));
+    if (!v) return 0;
+    for (i = 0; i < n_pos; ++i) v[i] = (scored){pos[i], 1};
+    for (i = 0; i < n_neg; ++i) v[n_pos + i] = (scored){neg[i], 0};
+    qsort(v, n_pos + n_neg, sizeof(scored), cmp_desc);
+    return v;
+}
+
+/* Walks the thresholds: after the call for group g, *tp / *fp count the positives / negatives
+ * with score >= v[*i - 1].s. Returns 0 when every group is done. */
+static int next_group(const scored *v, int n, int *i, long *tp, long *fp)
+{
+    float t;
+    if (*i >= n) return 0;
+    t = v[*i].s;
+    while (*i < n && v[*i].s == t) {
+        if (v[*i].pos) ++*tp;
+        else ++*fp;
+        ++*i;
+    }
+    return 1;
+}
+
+double ood_auroc(const float *id, int n_id, const float *ood, int n_ood)
+{
+    scored *v = merge_sorted(id, n_id, ood, n_ood);
+    const int n = n_id + n_ood;
+    long tp = 0, fp = 0, tp0, fp0;
+    int i = 0;
+    double twice = 0;   /* 2 x area in units of (1 / n_ood) x (1 / n_id) */
+    if (!v) return NAN;
+    for (;;) {
+        tp0 = tp;
+        fp0 = fp;
+        if (!next_group(v, n, &i, &tp, &fp)) break;
+        twice += (double)(fp - fp0) * (double)(tp + tp0);
+    }
+    free(v);
+    return twice / (2.0 * n_id * (double)n_ood);
+}
+
+double ood_average_precision(const float *pos, int n_pos, const float *neg, int n_neg)
+{
+    scored *v = merge_sorted(pos, n_pos, neg, n_neg);
+    const int n = n_pos + n_neg;
+    long tp = 0, fp = 0, tp0;
+    int i = 0;
+    double ap = 0;
+    if (!v) return NAN;
+    for (;;) {
+        tp0 = tp;
+        if (!next_group(v, n, &i, &tp, &fp)) break;
+        if (tp > tp0) ap += (double)(tp - tp0) / n_pos * ((double)tp / (double)(tp + fp));
+    }
+    free(v);
+    return ap;
+}
+
+static int cmp_float_desc(const void *a, const void *b)
+{
+    float x = *(const float *)a, y = *(const float *)b;
+    return (x < y) - (x > y);
+}
+
+double ood_threshold_at_tpr(const float *id, int n_id, double tpr_target, double *accepted)
+{
+    float *s;   /* [n_id] the ID scores, descending */
+    int i;
+    double t = NAN, frac = NAN;
+    if (n_id <= 0 || !all_finite(id, n_id) || !(tpr_target > 0 && tpr_target <= 1)) {
+        if (accepted) *accepted = NAN;
+        return NAN;
+    }
+    s = malloc(sizeof(float) * n_id);
+    for (i = 0; i < n_id; ++i) s[i] = id[i];
+    qsort(s, n_id, sizeof(float), cmp_float_desc);
+    /* Take whole tie groups: the threshold s[i] accepts every score equal to it. The same
+       comparison as sklearn (tpr >= target, in double) decides. */
+    i = 0;
+    while (i < n_id) {
+        const float v = s[i];
+        while (i < n_id && s[i] == v) ++i;
+        if ((double)i / n_id >= tpr_target) {
+            t = v;
+            frac = (double)i / n_id;
+            break;
+        }
+    }
+    free(s);
+    if (accepted) *accepted = frac;
+    return t;
+}
+
+double ood_fraction_at_or_above(const float *s, int n, double t)
+{
+    long k = 0;
+    int i;
+    if (n <= 0) return NAN;
+    for (i = 0; i < n; ++i)
+        if (s[i] >= t) ++k;
+    return (double)k / n;
+}
+
+int ood_roc_curve(const float *id, int n_id, const float *ood, int n_ood,
+                  double *thr, double *fpr, double *tpr)
+{
+    scored *v = merge_sorted(id, n_id, ood, n_ood);
+    const int n = n_id + n_ood;
+    long tp = 0, fp = 0;
+    int i = 0, k = 0;
+    if (!v) return 0;
+    thr[k] = INFINITY;
+    fpr[k] = 0;
+    tpr[k] = 0;
+    ++k;
+    while (next_group(v, n, &i, &tp, &fp)) {
+        thr[k] = v[i - 1].s;
+        fpr[k] = (double)fp / n_ood;
+        tpr[k] = (double)tp / n_id;
+        ++k;
+    }
+    free(v);
+    return k;
+}
+
+int ood_compute_metrics(const float *id, int n_id, const float *ood, int n_ood,
+                        double tpr_target, ood_metrics *m)
+{
+    ood_metrics r;
+    if (n_id <= 0 || n_ood <= 0 || !(tpr_target > 0 && tpr_target <= 1)) return 0;
+    if (!all_finite(id, n_id) || !all_finite(ood, n_ood)) return 0;
+    r.auroc = ood_auroc(id, n_id, ood, n_ood);
+    r.aupr_in = ood_average_precision(id, n_id, ood, n_ood);
+    /* AUPR-out: OOD positive, scores negated (a lower score means more OOD). */
+    {
+        float *nid = malloc(sizeof(float) * n_id), *nood = malloc(sizeof(float) * n_ood);   /* [n_id], [n_ood] */
+        int i;
+        for (i = 0; i < n_id; ++i) nid[i] = -id[i];
+        for (i = 0; i < n_ood; ++i) nood[i] = -ood[i];
+        r.aupr_out = ood_average_precision(nood, n_ood, nid, n_id);
+        free(nid);
+        free(nood);
+    }
+    r.threshold = ood_threshold_at_tpr(id, n_id, tpr_target, &r.tpr);
+    r.fpr = ood_fraction_at_or_above(ood, n_ood, r.threshold);
+    *m = r;
+    return 1;
+}

@@ -1,0 +1,354 @@
+/* OOD scores and ODIN's input gradient; see ood_score.h.
+ *
+ * Glossary: B rows, C classes, X inputs per row.
+ */
+#include "ood_score.h"
+
+#include <float.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "blas.h"
+#include "expert_softmax_layer.h"
+#include "layer_registry.h"
+#include "network.h"
+#ifdef GPU
+#include "cuda.h"
+#endif
+
+/* The energy score's temperature: RICASSO (and the energy-score paper) use T = 1. */
+#define OOD_ENERGY_T 1.0f
+
+static const char *const score_names[OOD_NSCORES] = {"msp", "energy", "maxlogit", "odin"};
+
+const char *ood_score_name(int kind)
+{
+    return kind >= 0 && kind < OOD_NSCORES ? score_names[kind] : "?";
+}
+
+int ood_score_from_name(const char *name)
+{
+    int k;
+    for (k = 0; k < OOD_NSCORES; ++k)
+        if (strcmp(name, score_names[k]) == 0) return k;
+    return -1;
+}
+
+static int is_expert_softmax(const layer *l)
+{
+    return l->type == PLUGIN && l->plugin && strcmp(l->plugin->name, "expert_softmax") == 0;
+}
+
+int ood_find_head(network *net, ood_head *h, char *err, int errlen)
+{
+    layer out = get_network_output_layer(net);
+    int i = -1, k;
+    /* get_network_output_layer returns a copy: find its index by the output buffer. */
+    for (k = net->n - 1; k >= 0; --k)
+        if (net->layers[k].output == out.output) { i = k; break; }
+    if (i < 0) {
+        snprintf(err, errlen, "cannot locate the network's output layer");
+        return 0;
+    }
+    memset(h, 0, sizeof(*h));
+    h->layer = i;
+    if (is_expert_softmax(&net->layers[i])) {
+        const expert_softmax_state *st = net->layers[i].plugin_state;
+        h->kind = OOD_HEAD_EXPERT;
+        h->classes = st->C;
+        h->temperature = 1;
+        return 1;
+    }
+    if (net->layers[i].type == SOFTMAX) {
+        const layer *l = &net->layers[i];
+        if (i == 0) {
+            snprintf(err, errlen, "the [softmax] is layer 0: its logits are the raw input");
+            return 0;
+        }
+        if (l->softmax_tree || l->groups != 1) {
+            snprintf(err, errlen, "layer %d is a %s [softmax]: OOD scores need one softmax over all classes",
+                     i, l->softmax_tree ? "hierarchical (tree=)" : "grouped (groups > 1)");
+            return 0;
+        }
+        if (!(l->temperature > 0)) {
+            snprintf(err, errlen, "layer %d [softmax] has temperature %g", i, l->temperature);
+            return 0;
+        }
+        h->kind = OOD_HEAD_SOFTMAX;
+        h->classes = l->inputs;
+        h->temperature = l->temperature;
+        return 1;
+    }
+    snprintf(err, errlen, "the network's output layer %d is [%s]: OOD scores need a network that ends in [softmax] or [expert_softmax]",
+             i, net->layers[i].type == PLUGIN ? net->layers[i].plugin->name : get_layer_string(net->layers[i].type));
+    return 0;
+}
+
+int ood_argmax(const float *z, int C)
+{
+    int c, best = 0;
+    for (c = 1; c < C; ++c)
+        if (z[c] > z[best]) best = c;
+    return best;
+}
+
+/* log sum_c exp(z_c / T), in double, shifted by the maximum so it cannot overflow. */
+static double log_sum_exp_t(const float *z, int C, double T)
+{
+    double m = -DBL_MAX, s = 0;
+    int c;
+    for (c = 0; c < C; ++c) if (z[c] / T > m) m = z[c] / T;
+    for (c = 0; c < C; ++c) s += exp(z[c] / T - m);
+    return m + log(s);
+}
+
+double ood_log_max_softmax_t(const float *z, int C, float T)
+{
+    return z[ood_argmax(z, C)] / (double)T - log_sum_exp_t(z, C, T);
+}
+
+float ood_max_softmax_t(const float *z, int C, float T)
+{
+    return (float)exp(ood_log_max_softmax_t(z, C, T));
+}
+
+float ood_msp(const float *z, int C) { return ood_max_softmax_t(z, C, 1); }
+
+float ood_energy(const float *z, int C, float T)
+{
+    return (float)(T * log_sum_exp_t(z, C, T));
+}
+
+float ood_maxlogit(const float *z, int C) { return z[ood_argmax(z, C)]; }
+
+int ood_scorer_init(ood_scorer *s, network *net, float odin_t, float odin_eps, int use_odin,
+                    char *err, int errlen)
+{
+    memset(s, 0, sizeof(*s));
+    if (!ood_find_head(net, &s->head, err, errlen)) return 0;
+    if (use_odin && !(odin_t > 0)) {
+        snprintf(err, errlen, "ODIN temperature %g: must be > 0", odin_t);
+        return 0;
+    }
+    if (use_odin && !(odin_eps >= 0)) {
+        snprintf(err, errlen, "ODIN step %g: must be >= 0", odin_eps);
+        return 0;
+    }
+    s->net = net;
+    s->B = net->batch;
+    s->C = s->head.classes;
+    s->X = net->inputs;
+    s->odin_t = odin_t;
+    s->odin_eps = odin_eps;
+    s->use_odin = use_odin;
+    s->logits = calloc((size_t)s->B * s->C, sizeof(float));
+    s->prob = calloc((size_t)s->B * s->C, sizeof(float));
+    s->dz = calloc((size_t)s->B * s->C, sizeof(float));
+    s->grad = calloc((size_t)s->B * s->X, sizeof(float));
+    s->xadv = calloc((size_t)s->B * s->X, sizeof(float));
+#ifdef GPU
+    if (net->gpu_index >= 0) s->grad_gpu = cuda_make_array(0, s->B * s->X);
+#endif
+    return 1;
+}
+
+void ood_scorer_free(ood_scorer *s)
+{
+    free(s->logits);
+    free(s->prob);
+    free(s->dz);
+    free(s->grad);
+    free(s->xadv);
+#ifdef GPU
+    if (s->grad_gpu) cuda_free(s->grad_gpu);
+#endif
+    memset(s, 0, sizeof(*s));
+}
+
+static inline int on_gpu(const network *net)
+{
+#ifdef GPU
+    return net->gpu_index >= 0;
+#else
+    (void)net;
+    return 0;
+#endif
+}
+
+void ood_read_logits(ood_scorer *s, float *out)
+{
+    network *net = s->net;
+    const int B = s->B, C = s->C;
+    const layer *h = &net->layers[s->head.layer];
+    int i;
+    if (s->head.kind == OOD_HEAD_EXPERT) {
+        /* The GPU forward of [expert_softmax] computes mean_logit on the host too. */
+        const expert_softmax_state *st = h->plugin_state;
+        memcpy(out, st->mean_logit, sizeof(float) * B * C);
+        return;
+    }
+    {
+        const layer *prev = &net->layers[s->head.layer - 1];
+#ifdef GPU
+        if (on_gpu(net)) cuda_pull_array(prev->output_gpu, prev->output, B * C);
+#endif
+        for (i = 0; i < B * C; ++i) out[i] = prev->output[i] / s->head.temperature;
+    }
+}
+
+static void softmax_rows(const float *z, int B, int C, float *p)
+{
+    int b, c;
+    for (b = 0; b < B; ++b) {
+        const double lse = log_sum_exp_t(z + b * C, C, 1);
+        for (c = 0; c < C; ++c) p[b * C + c] = (float)exp(z[b * C + c] - lse);
+    }
+}
+
+/* One forward pass in inference mode; the network's fields are restored afterwards, as
+ * network_predict does. */
+static void forward_inference(network *net, float *x)
+{
+    network orig = *net;
+    net->input = x;
+    net->truth = 0;
+    net->train = 0;
+    net->delta = 0;
+    forward_network(net);
+    *net = orig;
+}
+
+void ood_forward(ood_scorer *s, float *x)
+{
+    forward_inference(s->net, x);
+    ood_read_logits(s, s->logits);
+    softmax_rows(s->logits, s->B, s->C, s->prob);
+}
+
+static void zero_all_deltas(network *net)
+{
+    int i;
+    for (i = 0; i < net->n; ++i) {
+        layer *l = &net->layers[i];
+#ifdef GPU
+        if (on_gpu(net)) {
+            if (l->delta_gpu) fill_gpu(l->outputs * l->batch, 0, l->delta_gpu, 1);
+            continue;
+        }
+#endif
+        if (l->delta) fill_cpu(l->outputs * l->batch, 0, l->delta, 1);
+    }
+}
+
+/* Puts d log S / dz [B, C] where backward_network will pick it up. */
+static void set_logit_deltas(ood_scorer *s, const float *dz)
+{
+    network *net = s->net;
+    const int B = s->B, C = s->C;
+    layer *h = &net->layers[s->head.layer];
+    int i, k;
+    if (s->head.kind == OOD_HEAD_SOFTMAX) {
+        /* [softmax]'s backward adds its delta to its input's delta unchanged; the input is
+           T_softmax * z, so d/d(input) = d/dz / T_softmax. */
+        for (i = 0; i < B * C; ++i) h->delta[i] = dz[i] / s->head.temperature;
+#ifdef GPU
+        if (on_gpu(net)) cuda_push_array(h->delta_gpu, h->delta, B * C);
+#endif
+        return;
+    }
+    {
+        /* z = (1/K) sum_k v_k, so dz/dv_k = 1/K. [expert_softmax]'s own backward does nothing
+           in inference mode, so the experts' deltas are set directly. */
+        const expert_softmax_state *st = h->plugin_state;
+        /* Host deltas are stale on the GPU path: zero them, add (a layer listed twice gets
+           both shares), then copy to the device. */
+        for (k = 0; k < st->K; ++k) fill_cpu(B * C, 0, net->layers[st->expert[k]].delta, 1);
+        for (k = 0; k < st->K; ++k) {
+            layer *e = &net->layers[st->expert[k]];
+            for (i = 0; i < B * C; ++i) e->delta[i] += dz[i] / st->K;
+        }
+#ifdef GPU
+        if (on_gpu(net))
+            for (k = 0; k < st->K; ++k) {
+                layer *e = &net->layers[st->expert[k]];
+                cuda_push_array(e->delta_gpu, e->delta, B * C);
+            }
+#endif
+    }
+}
+
+void ood_input_gradient(ood_scorer *s, float *x, float T, float *grad)
+{
+    network *net = s->net;
+    network orig = *net;
+    const int B = s->B, C = s->C, X = s->X;
+    int b, c;
+
+    net->input = x;
+    net->truth = 0;
+    net->train = 0;
+    /* backward_network hands layer 0 the network's own delta: the input gradient lands
+       there (col2im and friends add to it, so it starts at 0). */
+#ifdef GPU
+    if (on_gpu(net)) {
+        fill_gpu(B * X, 0, s->grad_gpu, 1);
+        net->delta_gpu = s->grad_gpu;
+        net->delta = 0;
+    } else
+#endif
+    {
+        memset(grad, 0, sizeof(float) * B * X);
+        net->delta = grad;
+    }
+    forward_network(net);
+    ood_read_logits(s, s->logits);
+    softmax_rows(s->logits, B, C, s->prob);
+
+    /* L = -log S = -(z_y / T - log sum exp(z / T)), y = argmax z (fixed):
+       -dL/dz_c = (1[c = y] - softmax(z / T)_c) / T, Darknet's delta. */
+    for (b = 0; b < B; ++b) {
+        const float *z = s->logits + b * C;
+        const int y = ood_argmax(z, C);
+        const double lse = log_sum_exp_t(z, C, T);
+        for (c = 0; c < C; ++c)
+            s->dz[b * C + c] = (float)(((c == y) - exp(z[c] / (double)T - lse)) / T);
+    }
+    zero_all_deltas(net);
+    set_logit_deltas(s, s->dz);
+    backward_network(net);
+#ifdef GPU
+    if (on_gpu(net)) cuda_pull_array(s->grad_gpu, grad, B * X);
+#endif
+    *net = orig;
+}
+
+void ood_score_batch(ood_scorer *s, float *x, float *scores)
+{
+    const int B = s->B, C = s->C, X = s->X;
+    int b, i;
+    if (s->use_odin) ood_input_gradient(s, x, s->odin_t, s->grad);
+    else ood_forward(s, x);
+    for (b = 0; b < B; ++b) {
+        const float *z = s->logits + b * C;
+        float *o = scores + b * OOD_NSCORES;
+        o[OOD_MSP] = ood_msp(z, C);
+        o[OOD_ENERGY] = ood_energy(z, C, OOD_ENERGY_T);
+        o[OOD_MAXLOGIT] = ood_maxlogit(z, C);
+        o[OOD_ODIN] = NAN;
+    }
+    if (!s->use_odin) return;
+    /* x' = x + eps * sign(d log S / dx): one step that raises S. */
+    for (i = 0; i < B * X; ++i) {
+        const float g = s->grad[i];
+        s->xadv[i] = x[i] + s->odin_eps * (float)((g > 0) - (g < 0));
+    }
+    {
+        /* The perturbed pass must not clobber the clean logits and probabilities. */
+        float *zadv = s->dz;
+        forward_inference(s->net, s->xadv);
+        ood_read_logits(s, zadv);
+        for (b = 0; b < B; ++b) scores[b * OOD_NSCORES + OOD_ODIN] = ood_max_softmax_t(zadv + b * C, C, s->odin_t);
+    }
+}
