@@ -110,7 +110,7 @@ $(OUT)/layers/%.o: src/layers/%.c build/darknet.stamp | $(OUT)/layers
 	@$(CC) $(CPPFLAGS) $(CFLAGS) $(LAYER_WARN) -c $< -o $@
 $(OUT)/layers/%.cpp.o: src/layers/%.cpp build/darknet.stamp | $(OUT)/layers
 	@echo "  CXX    $<"
-	@$(CXX) $(CPPFLAGS) $(CFLAGS) $(LAYER_WARN) -c $< -o $@
+	@$(CXX) $(CPPFLAGS) $(CFLAGS) $(filter-out -Werror=implicit-function-declaration,$(LAYER_WARN)) -c $< -o $@
 $(OUT)/layers/%.cu.o: src/layers/%.cu build/darknet.stamp | $(OUT)/layers
 	@echo "  NVCC   $<"
 	@$(NVCC) $(ARCH) $(filter-out -MMD -MP,$(CPPFLAGS)) --compiler-options "$(CFLAGS)" -c $< -o $@

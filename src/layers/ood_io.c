@@ -53,24 +53,6 @@ char *ood_flag_value(const char *cmd, int argc, char **argv, int *i)
     return argv[*i];
 }
 
-int ood_original_int_flag(const char *cmd, const char *flag, int def)
-{
-    FILE *fp = fopen("/proc/self/cmdline", "rb");
-    char buf[16384];
-    size_t n, i;
-    const char *prev = 0;
-    if (!fp) return def;
-    n = fread(buf, 1, sizeof(buf) - 1, fp);
-    fclose(fp);
-    buf[n] = 0;
-    /* NUL-separated arguments; the last flag given wins, as in a left-to-right parser. */
-    for (i = 0; i < n; i += strlen(buf + i) + 1) {
-        if (prev && strcmp(prev, flag) == 0) def = ood_parse_int(cmd, flag, buf + i, INT_MIN, INT_MAX);
-        prev = buf + i;
-    }
-    return def;
-}
-
 char **ood_read_list(const char *cmd, const char *list, int *n, int **line_no)
 {
     FILE *fp = fopen(list, "r");

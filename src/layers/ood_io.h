@@ -29,10 +29,6 @@ int ood_parse_int(const char *cmd, const char *flag, const char *value, int lo, 
 float ood_parse_float(const char *cmd, const char *flag, const char *value, float lo, float hi);
 /* The value after flag argv[*i] (advancing *i); stops when there is none. */
 char *ood_flag_value(const char *cmd, int argc, char **argv, int *i);
-/* Darknet's run_classifier removes "-c N" and "-t N" from argv before plugin commands run;
- * this reads FLAG's integer from the process's original command line (/proc/self/cmdline)
- * instead. def when absent or unreadable; stops when the value is not an integer. */
-int ood_original_int_flag(const char *cmd, const char *flag, int def);
 
 /* An image list: one path per line; blank lines are skipped, trailing spaces and CR
  * trimmed. Stops when the file cannot be read or lists nothing. line_no [n] (may be 0)

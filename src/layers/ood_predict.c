@@ -226,7 +226,7 @@ int ood_command_predict(int argc, char **argv)
 {
     const char *cmd = "predict";
     const char *pos[4] = {0, 0, 0, 0}, *list = 0, *out = 0;
-    int npos = 0, score = -1, i, top;
+    int npos = 0, score = -1, i, top = 0;
     predictor p;
     FILE *csv = 0;
     char **paths = 0;
@@ -246,14 +246,14 @@ int ood_command_predict(int argc, char **argv)
             const char *s = ood_flag_value(cmd, argc, argv, &i);
             score = ood_score_from_name(s);
             if (score < 0) ood_fail(cmd, "-score '%s': one of msp, energy, maxlogit, odin", s);
+        } else if (!strcmp(a, "-t")) {
+            top = ood_parse_int(cmd, a, ood_flag_value(cmd, argc, argv, &i), 0, 1 << 20);
         } else {
             ood_fail(cmd, "unknown option '%s'\nusage: darknet " OOD_USAGE_PREDICT, a);
         }
     }
     if (npos < 2) ood_fail(cmd, "DATA and CFG are required\nusage: darknet " OOD_USAGE_PREDICT);
     if (npos == 4 && list) ood_fail(cmd, "give an IMAGE or -list LIST, not both");
-    /* Darknet's run_classifier has taken -t off argv already. */
-    top = ood_original_int_flag(cmd, "-t", 0);
     predictor_init(&p, cmd, pos[0], pos[1], pos[2], score, top);
     if (list) {
         paths = ood_read_list(cmd, list, &n, &line_no);
@@ -325,7 +325,7 @@ int ood_command_demo(int argc, char **argv)
 {
     const char *cmd = "demo";
     const char *pos[4] = {0, 0, 0, 0}, *out = 0;
-    int npos = 0, score = -1, i, headless = 0, max_frames = 0, cam, frame = 0;
+    int npos = 0, score = -1, i, headless = 0, max_frames = 0, cam = 0, frame = 0, top = 0;
     predictor p;
     FILE *csv = 0;
     void *video;
@@ -348,6 +348,10 @@ int ood_command_demo(int argc, char **argv)
             const char *s = ood_flag_value(cmd, argc, argv, &i);
             score = ood_score_from_name(s);
             if (score < 0) ood_fail(cmd, "-score '%s': one of msp, energy, maxlogit, odin", s);
+        } else if (!strcmp(a, "-t")) {
+            top = ood_parse_int(cmd, a, ood_flag_value(cmd, argc, argv, &i), 0, 1 << 20);
+        } else if (!strcmp(a, "-c")) {
+            cam = ood_parse_int(cmd, a, ood_flag_value(cmd, argc, argv, &i), 0, 1 << 20);
         } else {
             ood_fail(cmd, "unknown option '%s'\nusage: darknet " OOD_USAGE_DEMO, a);
         }
@@ -356,9 +360,7 @@ int ood_command_demo(int argc, char **argv)
     if (!ood_have_opencv()) ood_fail(cmd, "needs OpenCV for video (this build has OPENCV=0)");
     if (!headless && !ood_display_available())
         ood_fail(cmd, "no display (neither DISPLAY nor WAYLAND_DISPLAY is set): use -headless, with -out DIR to keep the annotated frames");
-    /* Darknet's run_classifier has taken -c off argv already. */
-    cam = ood_original_int_flag(cmd, "-c", 0);
-    predictor_init(&p, cmd, pos[0], pos[1], pos[2], score, ood_original_int_flag(cmd, "-t", 0));
+    predictor_init(&p, cmd, pos[0], pos[1], pos[2], score, top);
     video = ood_video_open(npos == 4 ? pos[3] : 0, cam);
     if (!video) {
         if (npos == 4) ood_fail(cmd, "cannot open the video %s", pos[3]);
