@@ -87,7 +87,7 @@ EOF
 
 # ---- train ----
 start=$SECONDS
-"$DARKNET" classifier train "$TMP/e2e.data" "$TMP/e2e.cfg" >"$TMP/train.log" 2>&1 </dev/null
+"$DARKNET" classifier train "$TMP/e2e.data" "$TMP/e2e.cfg" -seed 3 >"$TMP/train.log" 2>"$TMP/train.err" </dev/null
 rc=$?
 echo "   training took $((SECONDS - start))s"
 check "e2e: classifier train exits 0 (rc $rc)" [ "$rc" -eq 0 ]
@@ -192,10 +192,10 @@ sed -e "s|^train=.*|train=$SUB/train.list|" -e "s|^valid=.*|valid=$SUB/valid.lis
     -e "s|^labels=.*|labels=$SUB/labels.txt|" -e "s|^names=.*|names=$SUB/labels.txt|" \
     -e "s|^backup=.*|backup=$SUB/backup|" "$TMP/e2e.data" >"$SUB/sub.data"
 mkdir -p "$SUB/backup"
-"$DARKNET" classifier train "$SUB/sub.data" "$TMP/e2e.cfg" -seed 7 >"$SUB/train.log" 2>&1 </dev/null
+"$DARKNET" classifier train "$SUB/sub.data" "$TMP/e2e.cfg" -seed 7 >"$SUB/train.log" 2>"$SUB/train.err" </dev/null
 rc=$?
 check "e2e labels: training with labels cat and bobcat exits 0 (rc $rc)" [ "$rc" -eq 0 ]
-grep -q "Too many or too few labels\|more than one label\|no label" "$SUB/train.log" \
+cat "$SUB/train.log" "$SUB/train.err" | grep -q "Too many or too few labels\|more than one label\|no label" \
     && fail "e2e labels: no image has zero or several labels" "$(grep -m1 'labels\|label of' "$SUB/train.log")" \
     || pass "e2e labels: no image has zero or several labels"
 "$DARKNET" classifier valid "$SUB/sub.data" "$TMP/e2e.cfg" "$SUB/backup/e2e.weights" >"$SUB/valid.log" 2>&1 </dev/null
