@@ -18,7 +18,8 @@ other work on the machine (or by a framework that does not use all its threads).
 
 With --check DIR it first loads the Darknet weights file and batch written by
 `dn_bench --dump DIR`, runs a training-mode forward pass (batch statistics) and compares
-the softmax output and the loss with Darknet's; a mismatch is an error (exit 1).
+the softmax output and the loss with Darknet's; a mismatch is an error (exit 1). The timed
+loops then start from those weights on that batch, as Darknet's do.
 
 The last stdout line is machine-readable:
   RESULT params=P batch=B train_img_s=T infer_img_s=I loss=L
@@ -141,6 +142,7 @@ def check_against_darknet(model, d, batch):
           f"{agree * 100:.0f}% of images, loss {loss:.6f} vs Darknet {dn_loss:.6f}")
     if not (diff < 1e-3 and abs(loss - dn_loss) < 1e-3 * max(1.0, abs(dn_loss))):
         fail("the PyTorch network does not compute what the Darknet cfg computes")
+    return x, t.argmax(1)
 
 
 def main():
@@ -164,11 +166,12 @@ def main():
           f"{params} parameters, batch {a.batch}")
 
     if a.check:
-        check_against_darknet(model, a.check, a.batch)
-        model = ResNet32()          # time from a fresh initialisation, as Darknet does
-
-    x = torch.rand(a.batch, 3, 32, 32)
-    y = torch.randint(0, 10, (a.batch,))
+        # Time from Darknet's initial weights on Darknet's batch: both sides then run the
+        # same steps, and their final losses should be close.
+        x, y = check_against_darknet(model, a.check, a.batch)
+    else:
+        x = torch.rand(a.batch, 3, 32, 32)
+        y = torch.randint(0, 10, (a.batch,))
     decay = [p for n, p in model.named_parameters() if n.endswith("weight") and p.dim() > 1]
     other = [p for n, p in model.named_parameters() if not (n.endswith("weight") and p.dim() > 1)]
     opt = torch.optim.SGD([{"params": decay, "weight_decay": 2e-4},
