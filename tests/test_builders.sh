@@ -8,9 +8,10 @@
 # with n_c = int(n_max * IR^(-c/(C-1)))), the FIRST n_c images of each class in file order
 # (pixels decoded from the PNGs), label files, .data keys (ood_NAME included), Darknet's own
 # label matching (classifier valid over the CIFAR-100 test list with names like maple_tree),
-# and the refusals (non-empty OUTDIR without --force, --force on a folder no builder wrote,
-# bad IR, wrong record sizes, labels out of range, missing files, mismatched class folders,
-# names files, impossible counts), after each of which OUTDIR must be as it was.
+# the label files kept in data/, and the refusals (non-empty OUTDIR without --force, --force
+# on a folder no builder wrote, bad IR, wrong record sizes, labels out of range, missing
+# files, mismatched class folders, names files, impossible counts), after each of which
+# OUTDIR must be as it was.
 set -u
 . "$(dirname "$0")/lib.sh"
 cd "$ROOT" || exit 1
@@ -299,5 +300,10 @@ expect_error "refuse: a class folder without images" "eel holds no image" -- "$F
 expect_error "refuse: --test-per-class that leaves a class no training image" "class cow has only 4 images" -- "$FD" "$T/train" "$TMP/x" --test-per-class 4
 expect_error "refuse: folder into a non-empty OUTDIR" "exists and is not empty" -- "$FD" "$T/train" "$O"
 check "refuse: ... no OUTDIR left behind" [ ! -e "$TMP/x" ]
+
+# ---- the label files kept in data/ are what the builders write ----
+check "data/cifar10.names is make-cifar-lt's CIFAR-10 labels file" cmp -s data/cifar10.names "$TMP/out10/cifar10.names"
+check "data/cifar100.names is make-cifar-lt's built-in CIFAR-100 labels file" cmp -s data/cifar100.names "$TMP/out100/cifar100.names"
+check "data/fmnist.names is make-fashion-mnist-lt's labels file" cmp -s data/fmnist.names "$TMP/fmout/fmnist.names"
 
 finish
