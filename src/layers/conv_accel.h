@@ -2,8 +2,9 @@
  * (darknet-patches/0015). The layer computes bias, batch norm and activation itself; these
  * functions do only the linear part:
  *
- *   conv_accel_forward:  l.output [B, n, out_h, out_w] = W * net.input   (l.output is zero
- *                        on entry; groups as l.groups)
+ *   conv_accel_forward:  l.output [B, n, out_h, out_w] = W * net.input   (groups as
+ *                        l.groups; since patch 0016 l.output is NOT zeroed first: every
+ *                        element must be written)
  *   conv_accel_backward: l.weight_updates [n, c/groups, size, size] += l.delta (*) net.input
  *                        and, when net.delta is set, net.delta [B, c, h, w] += W^T (*) l.delta
  *
