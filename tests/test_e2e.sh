@@ -8,7 +8,10 @@
 #   3. tool_predict twice on the same images gives identical outputs; loading the weights
 #      into a fresh network and saving again gives a byte-identical file, which predicts the
 #      same outputs;
-#   4. `darknet classifier valid` reports top-1 accuracy clearly above chance.
+#   4. `darknet classifier valid` reports top-1 accuracy clearly above chance;
+#   5. seeded training (-seed, [net] seed=) repeats byte for byte, another seed differs;
+#   6. exact labels: labels 'cat' and 'bobcat' (a substring of each other) train and validate
+#      correctly; a path that matches no label, or two, stops training with a message.
 # Labels (crimson, emerald, azure) share no substring with each other or with the paths,
 # since Darknet matches labels by substring of the image path (data.c fill_truth).
 set -u
@@ -141,9 +144,85 @@ ok=0
 [ -s "$TMP/pred4.txt" ] && ! cmp -s "$TMP/pred1.txt" "$TMP/pred4.txt" && ok=1
 check "e2e: control: untrained weights predict different outputs" [ "$ok" -eq 1 ]
 
-# (When the [net] seed= key and the -seed flag land: train twice with the same seed here and
-# cmp the two weights files; with exact label matching, add a label that is a substring of
-# another, e.g. 'azure' and 'azurelight', and check each image still gets one label.)
+# ---- seeded training repeats exactly (darknet-patches/0005) ----
+# Short runs (5 iterations) of the same cfg, each with its own backup folder.
+sed -e 's/^max_batches=.*/max_batches=5/' "$TMP/e2e.cfg" >"$TMP/short.cfg"
+# train_seeded NAME CFG [ARGS...]: trains, leaves the weights in $TMP/NAME.weights
+train_seeded() {
+    local name=$1 cfg=$2
+    shift 2
+    sed -e "s|^backup=.*|backup=$TMP/bk-$name|" "$TMP/e2e.data" >"$TMP/$name.data"
+    mkdir -p "$TMP/bk-$name"
+    "$DARKNET" classifier train "$TMP/$name.data" "$cfg" "$@" >"$TMP/$name.log" 2>&1 </dev/null \
+        && cp "$TMP/bk-$name/$(basename "$cfg" .cfg).weights" "$TMP/$name.weights"
+}
+train_seeded s5a "$TMP/short.cfg" -seed 5
+train_seeded s5b "$TMP/short.cfg" -seed 5
+train_seeded s6 "$TMP/short.cfg" -seed 6
+ok=0
+[ -s "$TMP/s5a.weights" ] && [ -s "$TMP/s5b.weights" ] && [ -s "$TMP/s6.weights" ] && ok=1
+check "e2e seed: three short seeded runs save their weights" [ "$ok" -eq 1 ]
+check "e2e seed: training twice with -seed 5 gives byte-identical weights" cmp -s "$TMP/s5a.weights" "$TMP/s5b.weights"
+check "e2e seed: the same 5 iterations print the same losses" \
+    cmp -s <(grep -E '^[0-9]+, ' "$TMP/s5a.log" | cut -d, -f1-3) <(grep -E '^[0-9]+, ' "$TMP/s5b.log" | cut -d, -f1-3)
+ok=0
+[ -s "$TMP/s6.weights" ] && ! cmp -s "$TMP/s5a.weights" "$TMP/s6.weights" && ok=1
+check "e2e seed: control: -seed 6 gives different weights" [ "$ok" -eq 1 ]
+grep -q '^Seed: 5 ' "$TMP/s5a.log" && pass "e2e seed: the run reports its seed" \
+    || fail "e2e seed: the run reports its seed" "no 'Seed: 5' line in the log"
+# [net] seed=5 is the same run as -seed 5; -seed 6 wins over [net] seed=5
+sed -e 's/^\[net\]/[net]\nseed=5/' "$TMP/short.cfg" >"$TMP/short-seeded.cfg"
+train_seeded c5 "$TMP/short-seeded.cfg"
+train_seeded c5cli6 "$TMP/short-seeded.cfg" -seed 6
+check "e2e seed: [net] seed=5 gives the same weights as -seed 5" cmp -s "$TMP/s5a.weights" "$TMP/c5.weights"
+check "e2e seed: -seed 6 overrides [net] seed=5" cmp -s "$TMP/s6.weights" "$TMP/c5cli6.weights"
+
+# ---- exact labels (darknet-patches/0008) ----
+# 'cat' is a substring of 'bobcat' and comes first in the labels file: stock Darknet's
+# substring matching gave bobcat images two labels in training and the label 'cat' in
+# validation. Matched exactly, each image has one label and validation can be accurate.
+SUB=$TMP/sub
+mkdir -p "$SUB"
+SUBLABELS=(cat bobcat emerald)
+"$TOOLS/tool_mkimages" "$SUB" train 30 21 "${SUBLABELS[@]}" >"$SUB/train.list" \
+    && "$TOOLS/tool_mkimages" "$SUB" valid 10 22 "${SUBLABELS[@]}" >"$SUB/valid.list"
+check "e2e labels: bobcat images are named like train/bobcat/1_bobcat.png" [ -s "$SUB/train/bobcat/1_bobcat.png" ]
+printf '%s\n' "${SUBLABELS[@]}" >"$SUB/labels.txt"
+sed -e "s|^train=.*|train=$SUB/train.list|" -e "s|^valid=.*|valid=$SUB/valid.list|" \
+    -e "s|^labels=.*|labels=$SUB/labels.txt|" -e "s|^names=.*|names=$SUB/labels.txt|" \
+    -e "s|^backup=.*|backup=$SUB/backup|" "$TMP/e2e.data" >"$SUB/sub.data"
+mkdir -p "$SUB/backup"
+"$DARKNET" classifier train "$SUB/sub.data" "$TMP/e2e.cfg" -seed 7 >"$SUB/train.log" 2>&1 </dev/null
+rc=$?
+check "e2e labels: training with labels cat and bobcat exits 0 (rc $rc)" [ "$rc" -eq 0 ]
+grep -q "Too many or too few labels\|more than one label\|no label" "$SUB/train.log" \
+    && fail "e2e labels: no image has zero or several labels" "$(grep -m1 'labels\|label of' "$SUB/train.log")" \
+    || pass "e2e labels: no image has zero or several labels"
+"$DARKNET" classifier valid "$SUB/sub.data" "$TMP/e2e.cfg" "$SUB/backup/e2e.weights" >"$SUB/valid.log" 2>&1 </dev/null
+rc=$?
+acc=$(grep -E '^[0-9]+: top 1: ' "$SUB/valid.log" | tail -n 1 | sed -E 's/^([0-9]+): top 1: ([0-9.]+),.*/\1 \2/')
+read -r last_index top1 <<<"${acc:-x x}"
+echo "   classifier valid (cat, bobcat, emerald): top-1 $top1 over $((last_index + 1)) images"
+ok=0
+[ "$rc" -eq 0 ] && [ "$last_index" = 29 ] && ok=1
+check "e2e labels: classifier valid runs over all 30 images (rc $rc)" [ "$ok" -eq 1 ]
+# substring matching would score the 10 bobcat images as 'cat': at most 2/3
+check "e2e labels: validation top-1 $top1 with labels cat and bobcat is >= 0.8" \
+    awk -v a="$top1" 'BEGIN { exit !(a == a + 0 && a >= 0.8) }'
+
+# A path whose folder and file-name tokens match no label stops training with a message;
+# so does one that matches two labels (folder cat, token bobcat).
+"$TOOLS/tool_mkimages" "$SUB" odd 1 23 zebra >"$SUB/zebra.list"
+{ head -n 3 "$SUB/train.list"; cat "$SUB/zebra.list"; } >"$SUB/bad.list"
+sed -e "s|^train=.*|train=$SUB/bad.list|" "$SUB/sub.data" >"$SUB/bad.data"
+expect_error "e2e labels: a path matching no label stops classifier train with 'no label'" \
+    "$(cat "$SUB/zebra.list")" "no label" -- "$DARKNET" classifier train "$SUB/bad.data" "$TMP/short.cfg" -seed 5
+mkdir -p "$SUB/odd/cat"
+cp "$SUB/train/bobcat/1_bobcat.png" "$SUB/odd/cat/1_bobcat.png"
+{ head -n 3 "$SUB/train.list"; echo "$SUB/odd/cat/1_bobcat.png"; } >"$SUB/two.list"
+sed -e "s|^train=.*|train=$SUB/two.list|" "$SUB/sub.data" >"$SUB/two.data"
+expect_error "e2e labels: a path matching two labels (cat/1_bobcat.png) stops classifier train" \
+    "odd/cat/1_bobcat.png" "more than one label" -- "$DARKNET" classifier train "$SUB/two.data" "$TMP/short.cfg" -seed 5
 
 # ---- validation accuracy ----
 "$DARKNET" classifier valid "$TMP/e2e.data" "$TMP/e2e.cfg" "$W" >"$TMP/valid.log" 2>&1 </dev/null

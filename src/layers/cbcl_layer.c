@@ -24,9 +24,10 @@ double cbcl_ratio(double A, double B, double e0, double e1, double *dA, double *
     const double m = A > B ? A : B;
     const double ea = exp(A - m), eb = exp(B - m), s = exp(-m);
     const double num = ea - eb + e0 * s, den = ea + eb + e1 * s;
-    /* dL/dA = e^A (D - N) / D^2, dL/dB = -e^B (D + N) / D^2, in the same scaled units. */
-    if (dA) *dA = ea * (den - num) / (den * den);
-    if (dB) *dB = -eb * (den + num) / (den * den);
+    /* dL/dA = e^A (D - N) / D^2, dL/dB = -e^B (D + N) / D^2, in the same scaled units, with
+       D - N and D + N expanded so no nearly equal numbers are subtracted when saturated. */
+    if (dA) *dA = ea * (2 * eb + (e1 - e0) * s) / (den * den);
+    if (dB) *dB = -eb * (2 * ea + (e0 + e1) * s) / (den * den);
     return num / den;
 }
 

@@ -101,8 +101,10 @@ int expert_softmax_set_counts(layer l, const int *counts, int classes)
         st->group_lo[0] = 0;
         st->group_hi[0] = maxc;
     }
+    /* A class with no training image is in no range: no local expert takes it (its local
+       margins are log max p), and no ID row of it can occur in training. */
     for (c = 0; c < C; ++c) {
-        st->class_group[c] = 0;
+        st->class_group[c] = -1;
         for (g = 0; g < st->groups; ++g)
             if (counts[c] > st->group_lo[g] && counts[c] <= st->group_hi[g]) st->class_group[c] = g;
     }
@@ -322,7 +324,7 @@ void forward_expert_softmax_layer(layer l, network net)
             for (b = 0; b < B; ++b) {
                 const int y = st->row_class[b];
                 float cs;
-                if (y < 0) continue;
+                if (y < 0 || st->class_group[y] < 0) continue;
                 cs = v[b * C + y] / st->scale;
                 if (cs > 1) cs = 1;
                 if (cs < -1) cs = -1;
@@ -333,7 +335,7 @@ void forward_expert_softmax_layer(layer l, network net)
             for (b = 0; b < B; ++b) {
                 const int y = st->row_class[b];
                 float d;
-                if (y < 0) continue;
+                if (y < 0 || st->class_group[y] < 0) continue;
                 d = w[b] - (float)(gsum[st->class_group[y]] / gn[st->class_group[y]]);
                 w[b] = d < 0 ? 1.f : 1.f + d;
             }

@@ -118,7 +118,8 @@ static float cutmix_box(int w, int h, float lam, int *box)
     const float r = sqrtf(1.f - lam);
     const int cw = (int)(w * r), ch = (int)(h * r);
     const int cx = rng_int(w), cy = rng_int(h);
-    int x0 = cx - cw / 2, y0 = cy - ch / 2, x1 = cx + cw / 2, y1 = cy + ch / 2;
+    /* A box of exactly cw x ch around the centre (then clipped), odd sizes included. */
+    int x0 = cx - cw / 2, y0 = cy - ch / 2, x1 = x0 + cw, y1 = y0 + ch;
     if (x0 < 0) x0 = 0;
     if (y0 < 0) y0 = 0;
     if (x1 > w) x1 = w;
