@@ -4,7 +4,9 @@
  *
  * The two paths live in one binary: a layer whose accel pointer is null runs the stock loops
  * (conv_accel_* return 0 without state), so each check runs the same layer, with the same
- * numbers, once with its oneDNN state and once without.
+ * numbers, once with its oneDNN state and once without. 3x3 convolutions with stride 1 and
+ * padding 1 are checked twice, through conv_winograd.c (on CPUs with AVX2 and FMA) and with
+ * DARKNET_WINOGRAD=0 through oneDNN's own primitives.
  *
  * Per shape (stride 1 and 2, 1x1, 3x3, 5x5, 7x7, padding that drops a row, non-square
  * inputs, 3 input channels, groups 2 and depthwise, batch 1):
@@ -44,6 +46,7 @@
 #include "parser.h"
 
 #include "conv_accel.h"
+#include "conv_winograd.h"
 #include "gradcheck.h"
 #include "harness.h"
 
@@ -72,6 +75,10 @@ static const shape shapes[] = {
     {"3x3/1 groups 2 16->32 12x12", 3, 16, 12, 12, 32, 2, 3, 1, 1},
     {"3x3/2 depthwise 16 16x16", 3, 16, 16, 16, 16, 16, 3, 2, 1},
     {"3x3/1 16->16 batch 1", 1, 16, 9, 9, 16, 1, 3, 1, 1},
+    {"3x3/1 5->7 7x11 (odd sizes)", 3, 5, 7, 11, 7, 1, 3, 1, 1},
+    {"3x3/1 40->24 13x6", 2, 40, 13, 6, 24, 1, 3, 1, 1},
+    {"3x3/1 16->20 34x34 (rows of 17 tiles)", 2, 16, 34, 34, 20, 1, 3, 1, 1},
+    {"3x3/1 8->8 1x1 image", 3, 8, 1, 1, 8, 1, 3, 1, 1},
 };
 
 static double max_abs(const float *x, size_t n)
@@ -117,8 +124,12 @@ static float *copy_of(const float *x, size_t n)
     return y;
 }
 
-static void test_shape(const shape *s)
+/* Runs the shape with DARKNET_WINOGRAD set to `winograd`; checks are named "shape [path]". */
+static void test_shape(const shape *s, int winograd)
 {
+    char name[200];
+    snprintf(name, sizeof(name), "%s [%s]", s->name, winograd ? "Winograd" : "oneDNN");
+    setenv("DARKNET_WINOGRAD", winograd ? "1" : "0", 1);
     layer l = make_convolutional_layer(s->batch, s->h, s->w, s->c, s->n, s->groups, s->size,
                                        s->stride, s->pad, LINEAR, 0, 0, 0, 0);
     size_t in_n = (size_t)l.batch * l.inputs, out_n = (size_t)l.batch * l.outputs;
@@ -129,7 +140,7 @@ static void test_shape(const shape *s)
     float *ldelta = malloc(out_n * sizeof(float));
     float *out_d, *wu_d, *nd_d, *wu_nd;
 
-    CHECK(accel != 0, "%s: the layer has oneDNN state", s->name);
+    CHECK(accel != 0, "%s: the layer has oneDNN state", name);
     srand(11);
     gc_fill_uniform(l.weights, l.nweights, -0.5f, 0.5f);
     gc_fill_uniform(input, in_n, -1, 1);
@@ -151,7 +162,7 @@ static void test_shape(const shape *s)
     int bwd = conv_accel_backward(l, net);
     wu_d = copy_of(l.weight_updates, l.nweights);
     nd_d = copy_of(net.delta, in_n);
-    CHECK(fwd == 1 && bwd == 1, "%s: oneDNN takes the shape (forward %d, backward %d)", s->name, fwd, bwd);
+    CHECK(fwd == 1 && bwd == 1, "%s: oneDNN takes the shape (forward %d, backward %d)", name, fwd, bwd);
 
     /* No input gradient wanted: only weight_updates changes. */
     memcpy(l.weight_updates, wu0, l.nweights * sizeof(float));
@@ -165,17 +176,17 @@ static void test_shape(const shape *s)
     l.accel = 0;
     forward_convolutional_layer(l, net);
     CHECK(max_err(out_d, l.output, out_n) <= TOL_LAYER, "%s: forward output (max err %.2g)",
-          s->name, max_err(out_d, l.output, out_n));
+          name, max_err(out_d, l.output, out_n));
     memcpy(l.delta, ldelta, out_n * sizeof(float));
     memcpy(l.weight_updates, wu0, l.nweights * sizeof(float));
     memcpy(net.delta, delta0, in_n * sizeof(float));
     backward_convolutional_layer(l, net);
     CHECK(max_err(wu_d, l.weight_updates, l.nweights) <= TOL_LAYER,
-          "%s: weight_updates added to (max err %.2g)", s->name, max_err(wu_d, l.weight_updates, l.nweights));
+          "%s: weight_updates added to (max err %.2g)", name, max_err(wu_d, l.weight_updates, l.nweights));
     CHECK(max_err(nd_d, net.delta, in_n) <= TOL_LAYER,
-          "%s: input delta added to (max err %.2g)", s->name, max_err(nd_d, net.delta, in_n));
+          "%s: input delta added to (max err %.2g)", name, max_err(nd_d, net.delta, in_n));
     CHECK(bwd == 1 && max_err(wu_nd, l.weight_updates, l.nweights) <= TOL_LAYER,
-          "%s: without net.delta, weight_updates still right (max err %.2g)", s->name,
+          "%s: without net.delta, weight_updates still right (max err %.2g)", name,
           max_err(wu_nd, l.weight_updates, l.nweights));
     l.accel = accel;
 
@@ -276,8 +287,9 @@ static void net_step(network *net, int use_accel, void **accel, float *input_del
     }
 }
 
-static void test_resnet32(const char *label, int smooth, double tol)
+static void test_resnet32(const char *label, int smooth, double tol, int winograd)
 {
+    setenv("DARKNET_WINOGRAD", winograd ? "1" : "0", 1);
     const char *cfg = "cfg/ce-resnet32-cifar10.cfg";
     const int batch = 8;
     network *net;
@@ -374,9 +386,16 @@ static void test_resnet32(const char *label, int smooth, double tol)
 int main(void)
 {
     size_t i;
-    for (i = 0; i < sizeof(shapes) / sizeof(shapes[0]); ++i) test_shape(&shapes[i]);
+    int wino = wino_usable();
+    if (!wino) printf("this CPU lacks AVX2 or FMA: the Winograd path is not checked\n");
+    for (i = 0; i < sizeof(shapes) / sizeof(shapes[0]); ++i) {
+        const shape *s = &shapes[i];
+        test_shape(s, 0);
+        if (wino && s->size == 3 && s->stride == 1 && s->pad == 1 && s->groups == 1) test_shape(s, 1);
+    }
     test_full_layer();
-    test_resnet32("ResNet-32 with ELU", 1, TOL_NET_GRAD_SMOOTH);
-    test_resnet32("ResNet-32", 0, TOL_NET_GRAD_RELU);
+    test_resnet32("ResNet-32 with ELU, oneDNN", 1, TOL_NET_GRAD_SMOOTH, 0);
+    if (wino) test_resnet32("ResNet-32 with ELU, Winograd", 1, TOL_NET_GRAD_SMOOTH, 1);
+    test_resnet32("ResNet-32", 0, TOL_NET_GRAD_RELU, wino);
     return harness_finish();
 }

@@ -36,6 +36,7 @@
 #include <dnnl.h>
 
 #include "conv_accel.h"
+#include "conv_winograd.h"
 
 #define PLANS 4     /* plans kept per layer: training and test batch, a resized network */
 #define SLOTS 3     /* shared scratch tensors in use at one time */
@@ -46,6 +47,7 @@ static struct {
     int ready;              /* 1 when created, -1 when oneDNN could not be started */
     int plain;              /* DARKNET_DNNL_FORMAT=plain */
     int verbose;            /* DARKNET_DNNL_VERBOSE=1 */
+    int winograd;           /* this CPU can run conv_winograd.c */
     dnnl_engine_t engine;
     dnnl_stream_t stream;
     void *slot[SLOTS];
@@ -65,6 +67,9 @@ static int context(void)
     const char *verb = getenv("DARKNET_DNNL_VERBOSE");
     ctx.plain = fmt && !strcmp(fmt, "plain");
     ctx.verbose = verb && *verb && strcmp(verb, "0");
+#ifdef __x86_64__
+    ctx.winograd = wino_usable();
+#endif
     if (dnnl_engine_create(&ctx.engine, dnnl_cpu, 0) != dnnl_success
         || dnnl_stream_create(&ctx.stream, ctx.engine, dnnl_stream_default_flags) != dnnl_success) {
         fprintf(stderr, "conv_accel_dnnl: no oneDNN CPU engine; convolutions use im2col/gemm\n");
@@ -391,8 +396,25 @@ static plan *find_plan(const layer *l)
     return p->state > 0 ? p : 0;
 }
 
+/* 3x3 convolutions with stride 1, padding 1 and one group go to conv_winograd.c, unless
+   DARKNET_WINOGRAD=0 (read at every call, so that a test can compare both paths). */
+static int winograd(const layer *l)
+{
+    const char *env;
+    if (!l->accel || !context() || !ctx.winograd || l->size != 3 || l->stride != 1 || l->pad != 1
+        || l->groups != 1 || l->out_h != l->h || l->out_w != l->w) return 0;
+    env = getenv("DARKNET_WINOGRAD");
+    return !(env && !strcmp(env, "0"));
+}
+
 int conv_accel_forward(layer l, network net)
 {
+#ifdef __x86_64__
+    if (winograd(&l)) {
+        wino_forward(l.batch, l.c, l.h, l.w, l.n, l.weights, net.input, l.output);
+        return 1;
+    }
+#endif
     plan *p = find_plan(&l);
     if (!p) return 0;
     arg_in(&p->f_src, net.input);
@@ -407,6 +429,13 @@ int conv_accel_forward(layer l, network net)
 
 int conv_accel_backward(layer l, network net)
 {
+#ifdef __x86_64__
+    if (winograd(&l)) {
+        wino_backward_weights(l.batch, l.c, l.h, l.w, l.n, net.input, l.delta, l.weight_updates);
+        if (net.delta) wino_backward_data(l.batch, l.c, l.h, l.w, l.n, l.weights, l.delta, net.delta);
+        return 1;
+    }
+#endif
     plan *p = find_plan(&l);
     if (!p) return 0;
     if (!p->bwd_state) p->bwd_state = plan_backward(p) ? 1 : -1;
