@@ -5,8 +5,10 @@
  * The two paths live in one binary: a layer whose accel pointer is null runs the stock loops
  * (conv_accel_* return 0 without state), so each check runs the same layer, with the same
  * numbers, once with its oneDNN state and once without. 3x3 convolutions with stride 1 and
- * padding 1 are checked twice, through conv_winograd.c (on CPUs with AVX2 and FMA) and with
- * DARKNET_WINOGRAD=0 through oneDNN's own primitives.
+ * padding 1 are checked through conv_winograd.c (on CPUs with AVX2 and FMA:
+ * DARKNET_WINOGRAD=7, all three passes), through oneDNN's own primitives
+ * (DARKNET_WINOGRAD=0), and for some shapes with the passes split between the two (3: the
+ * weight gradient by oneDNN, 5: the input gradient by oneDNN).
  *
  * Per shape (stride 1 and 2, 1x1, 3x3, 5x5, 7x7, padding that drops a row, non-square
  * inputs, 3 input channels, groups 2 and depthwise, batch 1):
@@ -16,12 +18,17 @@
  *     net.delta start from non-zero values, so that "adds to" is checked, not "overwrites";
  *   - with net.delta null only weight_updates is touched;
  *   - the whole layer (forward_/backward_convolutional_layer with batch norm and leaky
- *     activation) agrees too.
+ *     activation) agrees too;
+ *   - in inference, where the accelerated path also applies the batch norm (rolling
+ *     statistics) or bias and a linear, ReLU or leaky activation (conv_accel_forward
+ *     returns 2), the layer's output agrees, with and without batch norm, for each of
+ *     those activations and for one it leaves to Darknet (logistic).
  * Tolerance: max |dnnl - stock| <= 1e-4 * max(1, max |stock|) over each tensor: both sum the
  * same products in float, in different orders (oneDNN blocks the sums differently), and the
  * longest sums here have a few thousand terms.
  *
- * Whole network: ResNet-32 (cfg/ce-resnet32-cifar10.cfg) at batch 8, one training step
+ * Whole network: ResNet-32 (cfg/ce-resnet32-cifar10.cfg) at batch 8, inference outputs
+ * within 1e-4 (absolute; softmax probabilities), and one training step
  * (forward + backward) with every convolution through oneDNN, then again through the stock
  * loops from the same weights and batch. The softmax outputs agree within 1e-4 (absolute),
  * the loss within 1e-5 relative; for every layer the weight, bias and scale updates, and
@@ -124,12 +131,15 @@ static float *copy_of(const float *x, size_t n)
     return y;
 }
 
-/* Runs the shape with DARKNET_WINOGRAD set to `winograd`; checks are named "shape [path]". */
-static void test_shape(const shape *s, int winograd)
+/* Runs the shape with DARKNET_WINOGRAD=mode; checks are named "shape [path]". */
+static void test_shape(const shape *s, int mode)
 {
-    char name[200];
-    snprintf(name, sizeof(name), "%s [%s]", s->name, winograd ? "Winograd" : "oneDNN");
-    setenv("DARKNET_WINOGRAD", winograd ? "1" : "0", 1);
+    char name[200], env[8];
+    snprintf(name, sizeof(name), "%s [%s]", s->name,
+             mode == 0 ? "oneDNN" : mode == 7 ? "Winograd" : mode == 3 ? "Winograd, oneDNN weight gradient"
+             : mode == 5 ? "Winograd, oneDNN input gradient" : "?");
+    snprintf(env, sizeof(env), "%d", mode);
+    setenv("DARKNET_WINOGRAD", env, 1);
     layer l = make_convolutional_layer(s->batch, s->h, s->w, s->c, s->n, s->groups, s->size,
                                        s->stride, s->pad, LINEAR, 0, 0, 0, 0);
     size_t in_n = (size_t)l.batch * l.inputs, out_n = (size_t)l.batch * l.outputs;
@@ -248,6 +258,46 @@ static void test_full_layer(void)
     free_layer(l);
 }
 
+/* Inference: the fused epilogue against Darknet's batch norm / bias and activation. */
+static void test_inference_layer(int size, int stride, int bn, ACTIVATION act, const char *act_name)
+{
+    layer l = make_convolutional_layer(3, 12, 12, 16, 24, 1, size, stride, size / 2, act, bn, 0, 0, 0);
+    size_t in_n = (size_t)l.batch * l.inputs, out_n = (size_t)l.batch * l.outputs;
+    network net = {0};
+    void *accel = l.accel;
+    float *input = malloc(in_n * sizeof(float));
+    char name[160];
+    int fuses = act == LINEAR || act == RELU || act == LEAKY, ret;
+
+    snprintf(name, sizeof(name), "inference %dx%d/%d %s, %s", size, size, stride,
+             bn ? "batch norm" : "bias", act_name);
+    srand(9);
+    gc_fill_uniform(l.weights, l.nweights, -0.5f, 0.5f);
+    gc_fill_uniform(l.biases, l.n, -0.5f, 0.5f);
+    if (bn) {
+        gc_fill_uniform(l.scales, l.n, 0.5f, 1.5f);
+        gc_fill_uniform(l.rolling_mean, l.n, -0.5f, 0.5f);
+        gc_fill_uniform(l.rolling_variance, l.n, 0.2f, 2);
+    }
+    gc_fill_uniform(input, in_n, -1, 1);
+    net.input = input;
+    net.train = 0;
+    net.batch = l.batch;
+    net.workspace = calloc(l.workspace_size / sizeof(float) + 1, sizeof(float));
+
+    ret = conv_accel_forward(l, net);
+    CHECK(ret == (fuses ? 2 : 1), "%s: conv_accel_forward returns %d (%d)", name, fuses ? 2 : 1, ret);
+    forward_convolutional_layer(l, net);
+    float *out_d = copy_of(l.output, out_n);
+    l.accel = 0;
+    forward_convolutional_layer(l, net);
+    l.accel = accel;
+    double e = max_err(out_d, l.output, out_n);
+    CHECK(e <= TOL_LAYER, "%s: output (max err %.2g)", name, e);
+    free(out_d); free(input); free(net.workspace);
+    free_layer(l);
+}
+
 /* ---- ResNet-32 ---- */
 
 typedef struct {
@@ -289,7 +339,7 @@ static void net_step(network *net, int use_accel, void **accel, float *input_del
 
 static void test_resnet32(const char *label, int smooth, double tol, int winograd)
 {
-    setenv("DARKNET_WINOGRAD", winograd ? "1" : "0", 1);
+    setenv("DARKNET_WINOGRAD", winograd ? "7" : "0", 1);
     const char *cfg = "cfg/ce-resnet32-cifar10.cfg";
     const int batch = 8;
     network *net;
@@ -314,21 +364,49 @@ static void test_resnet32(const char *label, int smooth, double tol, int winogra
     {
         network n1 = *net;
         float *scratch_out = 0;
+        net->train = 1;
         forward_network(net);
+        /* Rolling statistics of this batch, so that inference below sees sane ones. */
+        for (i = 0; i < net->n; ++i) {
+            layer *l = &net->layers[i];
+            if (l->type != CONVOLUTIONAL || !l->batch_normalize) continue;
+            memcpy(l->rolling_mean, l->mean, l->n * sizeof(float));
+            memcpy(l->rolling_variance, l->variance, l->n * sizeof(float));
+        }
         for (i = 0; i < net->n; ++i) {
             layer l = net->layers[i];
             if (l.type != CONVOLUTIONAL) continue;
             ++convs;
             n1.input = i ? net->layers[i - 1].output : net->input;
+            n1.train = 1;
             scratch_out = realloc(scratch_out, (size_t)l.outputs * l.batch * sizeof(float));
             memcpy(scratch_out, l.output, (size_t)l.outputs * l.batch * sizeof(float));
             memset(l.output, 0, (size_t)l.outputs * l.batch * sizeof(float));
-            taken += conv_accel_forward(l, n1);
+            taken += conv_accel_forward(l, n1) == 1;
             memcpy(l.output, scratch_out, (size_t)l.outputs * l.batch * sizeof(float));
         }
         free(scratch_out);
     }
     CHECK(convs == 33 && taken == convs, "%s: oneDNN takes all %d convolutions (%d)", label, convs, taken);
+
+    /* Inference (rolling statistics; the accelerated path fuses batch norm and ReLU). */
+    {
+        size_t on = (size_t)net->outputs * batch;
+        float *out_d;
+        double e = 0;
+        net->train = 0;
+        forward_network(net);
+        out_d = copy_of(net->output, on);
+        for (i = 0; i < net->n; ++i) net->layers[i].accel = 0;
+        forward_network(net);
+        for (i = 0; i < net->n; ++i) net->layers[i].accel = accel[i];
+        for (b = 0; b < (int)on; ++b) {
+            double d = fabs((double)out_d[b] - net->output[b]);
+            if (d > e || d != d) e = d != d ? INFINITY : d;
+        }
+        CHECK(e <= TOL_NET_OUT, "%s batch %d: inference outputs (max abs err %.2g)", label, batch, e);
+        free(out_d);
+    }
 
     /* The rolling statistics move with every training step; restore them so both steps see
        the same network (they do not enter training-mode outputs anyway). */
@@ -391,9 +469,25 @@ int main(void)
     for (i = 0; i < sizeof(shapes) / sizeof(shapes[0]); ++i) {
         const shape *s = &shapes[i];
         test_shape(s, 0);
-        if (wino && s->size == 3 && s->stride == 1 && s->pad == 1 && s->groups == 1) test_shape(s, 1);
+        if (wino && s->size == 3 && s->stride == 1 && s->pad == 1 && s->groups == 1) {
+            test_shape(s, 7);
+            if (i < 3) {
+                test_shape(s, 3);
+                test_shape(s, 5);
+            }
+        }
     }
     test_full_layer();
+    {
+        static const struct { ACTIVATION a; const char *name; } acts[] = {
+            {LINEAR, "linear"}, {RELU, "relu"}, {LEAKY, "leaky"}, {LOGISTIC, "logistic"}};
+        int bn, k, path;
+        for (path = 0; path < 2; ++path) {
+            setenv("DARKNET_WINOGRAD", path ? "7" : "0", 1);
+            for (bn = 0; bn < 2; ++bn)
+                for (k = 0; k < 4; ++k) test_inference_layer(3, 1 + !path, bn, acts[k].a, acts[k].name);
+        }
+    }
     test_resnet32("ResNet-32 with ELU, oneDNN", 1, TOL_NET_GRAD_SMOOTH, 0);
     if (wino) test_resnet32("ResNet-32 with ELU, Winograd", 1, TOL_NET_GRAD_SMOOTH, 1);
     test_resnet32("ResNet-32", 0, TOL_NET_GRAD_RELU, wino);

@@ -9,7 +9,9 @@
  *                        and, when net.delta is set, net.delta [B, c, h, w] += W^T (*) l.delta
  *
  * Each returns 1 when it did the work, 0 to let the stock im2col/gemm code run (an
- * unsupported shape, say). The state behind l.accel caches primitives per layer shape and
+ * unsupported shape, say). In inference (net.train == 0) conv_accel_forward may also finish
+ * the layer and return 2: l.output then already has the bias or the batch norm (rolling
+ * statistics) and the activation applied, and the layer returns at once (patch 0016). The state behind l.accel caches primitives per layer shape and
  * batch, so set_batch_network and resize_network need nothing special.
  */
 #ifndef CONV_ACCEL_H

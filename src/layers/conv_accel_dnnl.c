@@ -29,6 +29,7 @@
  */
 #ifdef DNNL
 
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -221,6 +222,8 @@ typedef struct {
 typedef struct {
     plan *plans[PLANS];
     int next;                           /* the plan to replace when all are taken */
+    float *affine;                      /* inference: scale [n] and shift [n] of the epilogue */
+    int affine_n;
 } state;
 
 static void plan_free(plan *p)
@@ -247,6 +250,7 @@ void conv_accel_free(void *s)
     int i;
     if (!st) return;
     for (i = 0; i < PLANS; ++i) plan_free(st->plans[i]);
+    free(st->affine);
     free(st);
 }
 
@@ -396,23 +400,81 @@ static plan *find_plan(const layer *l)
     return p->state > 0 ? p : 0;
 }
 
-/* 3x3 convolutions with stride 1, padding 1 and one group go to conv_winograd.c, unless
-   DARKNET_WINOGRAD=0 (read at every call, so that a test can compare both paths). */
+/* Which passes of a 3x3 convolution with stride 1, padding 1 and one group go to
+   conv_winograd.c: WINO_FWD | WINO_BWD_DATA | WINO_BWD_WEIGHTS by default. The environment
+   variable DARKNET_WINOGRAD, a number, chooses others (0: none; it is read at every call,
+   so that a test can compare the paths). */
+enum { WINO_FWD = 1, WINO_BWD_DATA = 2, WINO_BWD_WEIGHTS = 4 };
+
 static int winograd(const layer *l)
 {
     const char *env;
     if (!l->accel || !context() || !ctx.winograd || l->size != 3 || l->stride != 1 || l->pad != 1
         || l->groups != 1 || l->out_h != l->h || l->out_w != l->w) return 0;
     env = getenv("DARKNET_WINOGRAD");
-    return !(env && !strcmp(env, "0"));
+    return env && *env ? atoi(env) & 7 : WINO_FWD | WINO_BWD_DATA | WINO_BWD_WEIGHTS;
+}
+
+/* Inference: the batch norm (rolling statistics) or the bias, and the activation, as one
+   affine map per filter and a clamp, y -> act(scale y + shift), applied as the output is
+   written. Returns 0 (Darknet does them) for other activations or when training. */
+static int epilogue(const layer *l, const network *net, wino_epilogue *ep)
+{
+    state *st = l->accel;
+    int k;
+    if (net->train) return 0;
+    switch (l->activation) {
+        case LINEAR: ep->act = WINO_LINEAR; break;
+        case RELU: ep->act = WINO_RELU; break;
+        case LEAKY: ep->act = WINO_LEAKY; break;
+        default: return 0;
+    }
+    if (st->affine_n != l->n) {
+        float *a = realloc(st->affine, 2 * (size_t)l->n * sizeof(float));
+        if (!a) return 0;
+        st->affine = a;
+        st->affine_n = l->n;
+    }
+    float *scale = st->affine, *shift = st->affine + l->n;
+    for (k = 0; k < l->n; ++k) {
+        if (l->batch_normalize) {
+            /* (y - rolling_mean) / sqrt(rolling_variance + 1e-5) * scales + biases */
+            scale[k] = l->scales[k] / sqrtf(l->rolling_variance[k] + .00001f);
+            shift[k] = l->biases[k] - l->rolling_mean[k] * scale[k];
+        } else {
+            scale[k] = 1;
+            shift[k] = l->biases[k];
+        }
+    }
+    ep->scale = scale;
+    ep->shift = shift;
+    return 1;
+}
+
+/* The epilogue as a pass of its own, after a oneDNN convolution. */
+static void apply_epilogue(const layer *l, const wino_epilogue *ep)
+{
+    int hw = l->out_h * l->out_w, bk;
+    #pragma omp parallel for schedule(static)
+    for (bk = 0; bk < l->batch * l->n; ++bk) {
+        float *y = l->output + (size_t)bk * hw;
+        float a = ep->scale[bk % l->n], b = ep->shift[bk % l->n];
+        int i;
+        for (i = 0; i < hw; ++i) {
+            float v = y[i] * a + b;
+            y[i] = ep->act == WINO_RELU ? (v > 0 ? v : 0) : ep->act == WINO_LEAKY ? (v > 0 ? v : .1f * v) : v;
+        }
+    }
 }
 
 int conv_accel_forward(layer l, network net)
 {
+    wino_epilogue ep;
+    int fused = l.accel && epilogue(&l, &net, &ep);
 #ifdef __x86_64__
-    if (winograd(&l)) {
-        wino_forward(l.batch, l.c, l.h, l.w, l.n, l.weights, net.input, l.output);
-        return 1;
+    if (winograd(&l) & WINO_FWD) {
+        wino_forward(l.batch, l.c, l.h, l.w, l.n, l.weights, net.input, l.output, fused ? &ep : 0);
+        return fused ? 2 : 1;
     }
 #endif
     plan *p = find_plan(&l);
@@ -424,37 +486,54 @@ int conv_accel_forward(layer l, network net)
         {DNNL_ARG_SRC, p->f_src.mem}, {DNNL_ARG_WEIGHTS, p->f_wei.mem}, {DNNL_ARG_DST, p->f_dst.mem}};
     run(p->fwd, 3, args, "convolution forward");
     arg_out_finish(&p->f_dst, l.output);
-    return 1;
+    if (fused) apply_epilogue(&l, &ep);
+    return fused ? 2 : 1;
 }
 
 int conv_accel_backward(layer l, network net)
 {
+    int wino = 0, ddst_ready = 0;
+    plan *p = 0;
 #ifdef __x86_64__
-    if (winograd(&l)) {
+    wino = winograd(&l);
+    if (!net.delta) wino |= WINO_BWD_DATA;   /* nothing to do there */
+#endif
+    if ((wino & (WINO_BWD_DATA | WINO_BWD_WEIGHTS)) != (WINO_BWD_DATA | WINO_BWD_WEIGHTS)) {
+        p = find_plan(&l);
+        if (!p) return 0;
+        if (!p->bwd_state) p->bwd_state = plan_backward(p) ? 1 : -1;
+        if (p->bwd_state < 0) return 0;
+    }
+
+    /* Weights: weight_updates += dL/dW. */
+#ifdef __x86_64__
+    if (wino & WINO_BWD_WEIGHTS) {
         wino_backward_weights(l.batch, l.c, l.h, l.w, l.n, net.input, l.delta, l.weight_updates);
-        if (net.delta) wino_backward_data(l.batch, l.c, l.h, l.w, l.n, l.weights, l.delta, net.delta);
+    } else
+#endif
+    {
+        arg_in(&p->w_src, net.input);
+        arg_in(&p->w_ddst, l.delta);
+        arg_out_prepare(&p->w_dwei, l.weight_updates);
+        dnnl_exec_arg_t wargs[3] = {
+            {DNNL_ARG_SRC, p->w_src.mem}, {DNNL_ARG_DIFF_DST, p->w_ddst.mem},
+            {DNNL_ARG_DIFF_WEIGHTS, p->w_dwei.mem}};
+        run(p->bwd_wei, 3, wargs, "convolution backward weights");
+        arg_out_finish(&p->w_dwei, l.weight_updates);
+        ddst_ready = p->w_ddst.reorder != 0;
+    }
+
+    if (!net.delta) return 1;
+    /* Data: net.delta += dL/dinput. */
+#ifdef __x86_64__
+    if (wino & WINO_BWD_DATA) {
+        wino_backward_data(l.batch, l.c, l.h, l.w, l.n, l.weights, l.delta, net.delta);
         return 1;
     }
 #endif
-    plan *p = find_plan(&l);
-    if (!p) return 0;
-    if (!p->bwd_state) p->bwd_state = plan_backward(p) ? 1 : -1;
-    if (p->bwd_state < 0) return 0;
-
-    /* Weights: weight_updates += dL/dW. */
-    arg_in(&p->w_src, net.input);
-    arg_in(&p->w_ddst, l.delta);
-    arg_out_prepare(&p->w_dwei, l.weight_updates);
-    dnnl_exec_arg_t wargs[3] = {
-        {DNNL_ARG_SRC, p->w_src.mem}, {DNNL_ARG_DIFF_DST, p->w_ddst.mem},
-        {DNNL_ARG_DIFF_WEIGHTS, p->w_dwei.mem}};
-    run(p->bwd_wei, 3, wargs, "convolution backward weights");
-    arg_out_finish(&p->w_dwei, l.weight_updates);
-
-    if (!net.delta) return 1;
-    /* Data: net.delta += dL/dinput. diff_dst is already in slot 0 when both passes share its
-       layout; converting it again would give the same bytes. */
-    if (p->d_ddst.reorder && p->d_ddst.slot == 0 && p->w_ddst.reorder) {
+    /* diff_dst is already in slot 0 when the weights pass converted it to the same layout;
+       converting it again would give the same bytes. */
+    if (ddst_ready && p->d_ddst.reorder && p->d_ddst.slot == 0) {
         bind(p->d_ddst.mem, slot(0, dnnl_memory_desc_get_size(&p->d_ddst.md)));
     } else {
         arg_in(&p->d_ddst, l.delta);

@@ -271,9 +271,22 @@ AVX2 static inline void put16(float *p, int x, int w, __m256 lo, __m256 hi, int 
     if (n1 > 0) store8(p + 8, hi, n1);
 }
 
+/* y * scale[k] + shift[k], then the activation (ep null: y). */
+AVX2 static inline __m256 finish(__m256 y, const wino_epilogue *ep, __m256 a, __m256 b)
+{
+    if (!ep) return y;
+    y = _mm256_fmadd_ps(y, a, b);
+    if (ep->act == WINO_RELU) return _mm256_max_ps(y, _mm256_setzero_ps());
+    if (ep->act == WINO_LEAKY)
+        return _mm256_blendv_ps(_mm256_mul_ps(y, _mm256_set1_ps(.1f)), y,
+                                _mm256_cmp_ps(y, _mm256_setzero_ps(), _CMP_GT_OQ));
+    return y;
+}
+
 /* out (overwritten, or added to) = A^T M A for each tile of the block, eight tiles of a row
-   at a time. */
-AVX2 static void transform_output(const geom *g, int K, const float *M, int r0, float *out, int add)
+   at a time, with the epilogue ep applied when it is not null. */
+AVX2 static void transform_output(const geom *g, int K, const float *M, int r0, float *out, int add,
+                                  const wino_epilogue *ep)
 {
     int tw = g->tw, tp = g->tp, nrows = g->rows, w = g->w, h = g->h;
     int last = g->batch * g->th;
@@ -286,6 +299,8 @@ AVX2 static void transform_output(const geom *g, int K, const float *M, int r0, 
             int second = 2 * ty + 1 < h;
             const float *m = M + (size_t)k * tp + i * tw;
             size_t step = (size_t)K * tp;   /* from one xi to the next */
+            __m256 ea = ep ? _mm256_set1_ps(ep->scale[k]) : _mm256_setzero_ps();
+            __m256 eb = ep ? _mm256_set1_ps(ep->shift[k]) : _mm256_setzero_ps();
             for (tx = 0; tx < tw; tx += 8) {
                 __m256 s0[4], s1[4];
                 /* A^T down the columns of the 4x4 tile, then along the rows. */
@@ -297,10 +312,10 @@ AVX2 static void transform_output(const geom *g, int K, const float *M, int r0, 
                     s0[j] = _mm256_add_ps(_mm256_add_ps(a, b), c);
                     s1[j] = _mm256_sub_ps(_mm256_sub_ps(b, c), d);
                 }
-                __m256 y00 = _mm256_add_ps(_mm256_add_ps(s0[0], s0[1]), s0[2]);
-                __m256 y01 = _mm256_sub_ps(_mm256_sub_ps(s0[1], s0[2]), s0[3]);
-                __m256 y10 = _mm256_add_ps(_mm256_add_ps(s1[0], s1[1]), s1[2]);
-                __m256 y11 = _mm256_sub_ps(_mm256_sub_ps(s1[1], s1[2]), s1[3]);
+                __m256 y00 = finish(_mm256_add_ps(_mm256_add_ps(s0[0], s0[1]), s0[2]), ep, ea, eb);
+                __m256 y01 = finish(_mm256_sub_ps(_mm256_sub_ps(s0[1], s0[2]), s0[3]), ep, ea, eb);
+                __m256 y10 = finish(_mm256_add_ps(_mm256_add_ps(s1[0], s1[1]), s1[2]), ep, ea, eb);
+                __m256 y11 = finish(_mm256_sub_ps(_mm256_sub_ps(s1[1], s1[2]), s1[3]), ep, ea, eb);
                 /* Interleave the two output columns of each tile. */
                 __m256 lo = _mm256_unpacklo_ps(y00, y01), hi = _mm256_unpackhi_ps(y00, y01);
                 put16(row0 + 2 * tx, 2 * tx, w, _mm256_permute2f128_ps(lo, hi, 0x20),
@@ -366,14 +381,16 @@ static inline float AVX2 hsum(__m256 v)
     return _mm_cvtss_f32(s);
 }
 
-/* dU (K x C) += D (K x tp) . V (C x tp)^T: four rows of D against three of V at a time,
-   eight tiles per step. */
+/* dU (K x C) += D (K x tp) . V (C x tp)^T, where dU keeps eight partial sums per element
+   (dU[(k C + c) 8 + lane], added up once at the end of the pass): four rows of D against
+   three of V at a time, eight tiles per step. */
 #define DV_KERNEL(KB, CB)                                                                  \
     do {                                                                                   \
         __m256 acc[KB][CB];                                                                \
         int kk, cc, t;                                                                     \
         _Pragma("GCC unroll 4") for (kk = 0; kk < KB; ++kk)                                \
-            _Pragma("GCC unroll 3") for (cc = 0; cc < CB; ++cc) acc[kk][cc] = _mm256_setzero_ps(); \
+            _Pragma("GCC unroll 3") for (cc = 0; cc < CB; ++cc)                            \
+                acc[kk][cc] = _mm256_load_ps(dU + ((size_t)(k0 + kk) * C + c0 + cc) * 8);  \
         for (t = 0; t < tp; t += 8) {                                                      \
             __m256 v[CB];                                                                  \
             _Pragma("GCC unroll 3") for (cc = 0; cc < CB; ++cc)                            \
@@ -386,7 +403,7 @@ static inline float AVX2 hsum(__m256 v)
         }                                                                                  \
         _Pragma("GCC unroll 4") for (kk = 0; kk < KB; ++kk)                                \
             _Pragma("GCC unroll 3") for (cc = 0; cc < CB; ++cc)                            \
-                dU[(size_t)(k0 + kk) * C + c0 + cc] += hsum(acc[kk][cc]);                  \
+                _mm256_store_ps(dU + ((size_t)(k0 + kk) * C + c0 + cc) * 8, acc[kk][cc]);  \
     } while (0)
 
 AVX2 static void gemm_dv(int K, int C, int tp, const float *D, const float *V, float *dU)
@@ -402,11 +419,18 @@ AVX2 static void gemm_dv(int K, int C, int tp, const float *D, const float *V, f
     }
 }
 
+/* sum[i] += the eight partial sums of part[i] */
+AVX2 static void add_partials(size_t n, const float *part, float *sum)
+{
+    size_t i;
+    for (i = 0; i < n; ++i) sum[i] += hsum(_mm256_load_ps(part + i * 8));
+}
+
 /* ---- the three passes ---- */
 
 /* out (+)= conv3x3(in) with transformed filters U[xi][outs][ins]. */
 static void wino_conv(int batch, int ins, int h, int w, int outs, const float *U,
-                      const float *in, float *out, int add)
+                      const float *in, float *out, int add, const wino_epilogue *ep)
 {
     geom g = make_geom(batch, h, w, conv_tiles(ins > outs ? ins : outs));
     #pragma omp parallel
@@ -420,7 +444,7 @@ static void wino_conv(int batch, int ins, int h, int w, int outs, const float *U
             for (xi = 0; xi < NXI; ++xi)
                 gemm_uv(outs, ins, g.tp, U + (size_t)xi * outs * ins, V + (size_t)xi * ins * g.tp,
                         M + (size_t)xi * outs * g.tp);
-            transform_output(&g, outs, M, b * g.rows, out, add);
+            transform_output(&g, outs, M, b * g.rows, out, add, ep);
         }
         free(V);
         free(M);
@@ -428,11 +452,11 @@ static void wino_conv(int batch, int ins, int h, int w, int outs, const float *U
 }
 
 void wino_forward(int batch, int c, int h, int w, int n, const float *weights,
-                  const float *in, float *out)
+                  const float *in, float *out, const wino_epilogue *ep)
 {
     float *U = xalloc((size_t)NXI * n * c * sizeof(float));
     transform_weights(weights, n, c, 0, U);
-    wino_conv(batch, c, h, w, n, U, in, out, 0);
+    wino_conv(batch, c, h, w, n, U, in, out, 0, ep);
     free(U);
 }
 
@@ -441,7 +465,7 @@ void wino_backward_data(int batch, int c, int h, int w, int n, const float *weig
 {
     float *U = xalloc((size_t)NXI * n * c * sizeof(float));
     transform_weights(weights, c, n, 1, U);
-    wino_conv(batch, n, h, w, c, U, dout, din, 1);
+    wino_conv(batch, n, h, w, c, U, dout, din, 1, 0);
     free(U);
 }
 
@@ -451,7 +475,7 @@ static int wgrad_tiles(int channels)
 {
     const char *e = getenv("WINO_T");
     if (e) return atoi(e);
-    return 4 * conv_tiles(channels);
+    return 2 * conv_tiles(channels);
 }
 
 void wino_backward_weights(int batch, int c, int h, int w, int n, const float *in,
@@ -465,20 +489,19 @@ void wino_backward_weights(int batch, int c, int h, int w, int n, const float *i
     {
         float *V = xalloc((size_t)NXI * c * g.tp * sizeof(float));
         float *D = xalloc((size_t)NXI * n * g.tp * sizeof(float));
-        float *part = xalloc(usize * sizeof(float));
+        float *part = xalloc(usize * 8 * sizeof(float));
         int b, xi;
-        size_t i;
-        memset(part, 0, usize * sizeof(float));
+        memset(part, 0, usize * 8 * sizeof(float));
         #pragma omp for schedule(static)
         for (b = 0; b < g.blocks; ++b) {
             transform_input(&g, c, in, b * g.rows, V);
             transform_dout(&g, n, dout, b * g.rows, D);
             for (xi = 0; xi < NXI; ++xi)
                 gemm_dv(n, c, g.tp, D + (size_t)xi * n * g.tp, V + (size_t)xi * c * g.tp,
-                        part + (size_t)xi * n * c);
+                        part + (size_t)xi * n * c * 8);
         }
         #pragma omp critical
-        for (i = 0; i < usize; ++i) dU[i] += part[i];
+        add_partials(usize, part, dU);
         free(V);
         free(D);
         free(part);

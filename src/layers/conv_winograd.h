@@ -7,7 +7,8 @@
  * Every tensor is in Darknet's layout: activations [batch][channels][h][w] (output size =
  * input size), weights [out][in][3][3].
  *
- *   wino_forward:          out  = W (*) in          (out overwritten)
+ *   wino_forward:          out  = W (*) in          (out overwritten; with an epilogue,
+ *                                                    act(scale[k] (W (*) in) + shift[k]))
  *   wino_backward_data:    din += W^T (*) dout
  *   wino_backward_weights: dW  += dout (*) in
  *
@@ -17,9 +18,17 @@
 #ifndef CONV_WINOGRAD_H
 #define CONV_WINOGRAD_H
 
+/* Applied to each output value of filter k as it is written (inference: a folded batch norm
+   or bias, and the activation). */
+enum { WINO_LINEAR, WINO_RELU, WINO_LEAKY };
+typedef struct {
+    const float *scale, *shift;     /* [n] */
+    int act;                        /* WINO_LINEAR, WINO_RELU (max(y, 0)) or WINO_LEAKY */
+} wino_epilogue;
+
 int wino_usable(void);
 void wino_forward(int batch, int c, int h, int w, int n, const float *weights,
-                  const float *in, float *out);
+                  const float *in, float *out, const wino_epilogue *ep);
 void wino_backward_data(int batch, int c, int h, int w, int n, const float *weights,
                         const float *dout, float *din);
 void wino_backward_weights(int batch, int c, int h, int w, int n, const float *in,
