@@ -147,6 +147,103 @@ AVX2 static inline void deinterleave(__m256 a, __m256 b, __m256 *even, __m256 *o
     *odd = _mm256_castpd_ps(_mm256_permute4x64_pd(_mm256_castps_pd(o), _MM_SHUFFLE(3, 1, 2, 0)));
 }
 
+/* ---- rows of at most four tiles (maps of 8 columns or fewer) ----
+ * Two rows of tiles share a vector: tile row i in the low four lanes, i + 1 in the high
+ * four, so that a vector holds eight tiles as it does for wider maps. */
+
+/* row[b .. b + 4), zeros outside [0, w) and for a null row. */
+AVX2 static inline __m128 load_row4(const float *row, int b, int w)
+{
+    if (!row) return _mm_setzero_ps();
+    if (b >= 0 && b + 4 <= w) return _mm_loadu_ps(row + b);
+    __m128i idx = _mm_add_epi32(_mm_set1_epi32(b), _mm_setr_epi32(0, 1, 2, 3));
+    __m128i in = _mm_and_si128(_mm_cmpgt_epi32(idx, _mm_set1_epi32(-1)),
+                               _mm_cmpgt_epi32(_mm_set1_epi32(w), idx));
+    return _mm_maskload_ps(row + b, in);
+}
+
+/* [ra[b .. b + 4) | rb[b .. b + 4)] */
+AVX2 static inline __m256 pair4(const float *ra, const float *rb, int b, int w)
+{
+    return _mm256_insertf128_ps(_mm256_castps128_ps256(load_row4(ra, b, w)), load_row4(rb, b, w), 1);
+}
+
+/* Even and odd elements of each half of the 16 floats x, y: [x0 x2 y0 y2 | x4 x6 y4 y6]. */
+AVX2 static inline void deinterleave_halves(__m256 x, __m256 y, __m256 *even, __m256 *odd)
+{
+    *even = _mm256_shuffle_ps(x, y, _MM_SHUFFLE(2, 0, 2, 0));
+    *odd = _mm256_shuffle_ps(x, y, _MM_SHUFFLE(3, 1, 3, 1));
+}
+
+/* Stores the tiles of rows i (low half) and, when second, i + 1 (high half) at p (the
+   slot of row i's first tile), for rows of tw <= 4 tiles. */
+AVX2 static inline void store_pair(float *p, __m256 v, int tw, int second)
+{
+    if (tw == 4) {
+        store8(p, v, second ? 8 : 4);
+        return;
+    }
+    __m128i m = _mm_cmpgt_epi32(_mm_set1_epi32(tw), _mm_setr_epi32(0, 1, 2, 3));
+    _mm_maskstore_ps(p, m, _mm256_castps256_ps128(v));
+    if (second) _mm_maskstore_ps(p + tw, m, _mm256_extractf128_ps(v, 1));
+}
+
+/* Loads what store_pair stored. */
+AVX2 static inline __m256 load_pair(const float *p, int tw, int second)
+{
+    __m128i m = _mm_cmpgt_epi32(_mm_set1_epi32(tw), _mm_setr_epi32(0, 1, 2, 3));
+    __m128 lo = _mm_maskload_ps(p, m);
+    __m128 hi = second ? _mm_maskload_ps(p + tw, m) : _mm_setzero_ps();
+    return _mm256_insertf128_ps(_mm256_castps128_ps256(lo), hi, 1);
+}
+
+/* The input row j (0..3) of tile rows r and r + 1 (when second): its plane row, or null
+   outside the image. */
+static inline const float *tile_input_row(const geom *g, const float *in, int C, int c, int r, int j)
+{
+    int n = r / g->th, ty = r % g->th, y = 2 * ty - 1 + j;
+    if (y < 0 || y >= g->h) return 0;
+    return in + (((size_t)n * C + c) * g->h + y) * g->w;
+}
+
+AVX2 static void transform_input_narrow(const geom *g, int C, const float *in, int r0, float *V)
+{
+    int tw = g->tw, tp = g->tp, nrows = g->rows, w = g->w;
+    int last = g->batch * g->th;
+    int c, i, j, q, xi;
+    if (r0 + nrows > last) nrows = last - r0;
+    for (c = 0; c < C; ++c) {
+        for (i = 0; i < nrows; i += 2) {
+            int second = i + 1 < nrows;
+            __m256 rows[4][4], t[4][4], v[NXI];
+            for (j = 0; j < 4; ++j) {
+                const float *ra = tile_input_row(g, in, C, c, r0 + i, j);
+                const float *rb = second ? tile_input_row(g, in, C, c, r0 + i + 1, j) : 0;
+                deinterleave_halves(pair4(ra, rb, -1, w), pair4(ra, rb, 3, w), &rows[j][0], &rows[j][1]);
+                deinterleave_halves(pair4(ra, rb, 1, w), pair4(ra, rb, 5, w), &rows[j][2], &rows[j][3]);
+            }
+            for (q = 0; q < 4; ++q) {
+                t[0][q] = _mm256_sub_ps(rows[0][q], rows[2][q]);
+                t[1][q] = _mm256_add_ps(rows[1][q], rows[2][q]);
+                t[2][q] = _mm256_sub_ps(rows[2][q], rows[1][q]);
+                t[3][q] = _mm256_sub_ps(rows[1][q], rows[3][q]);
+            }
+            for (j = 0; j < 4; ++j) {
+                v[4 * j + 0] = _mm256_sub_ps(t[j][0], t[j][2]);
+                v[4 * j + 1] = _mm256_add_ps(t[j][1], t[j][2]);
+                v[4 * j + 2] = _mm256_sub_ps(t[j][2], t[j][1]);
+                v[4 * j + 3] = _mm256_sub_ps(t[j][1], t[j][3]);
+            }
+            for (xi = 0; xi < NXI; ++xi)
+                store_pair(V + ((size_t)xi * C + c) * tp + i * tw, v[xi], tw, second);
+        }
+        for (xi = 0; xi < NXI; ++xi) {
+            float *vv = V + ((size_t)xi * C + c) * tp;
+            for (j = nrows * tw; j < tp; ++j) vv[j] = 0;
+        }
+    }
+}
+
 /* Tile columns 0..3 of eight tiles from input row y: the even and odd columns of
    row[2 tx - 1 ..] (col[0], col[1]) and of row[2 tx + 1 ..] (col[2], col[3]); zeros for a
    row outside the image. */
@@ -172,6 +269,10 @@ AVX2 static void transform_input(const geom *g, int C, const float *in, int r0, 
     int tw = g->tw, tp = g->tp, nrows = g->rows, w = g->w, h = g->h;
     int last = g->batch * g->th;
     int c, i, j, q, tx, xi;
+    if (tw <= 4) {
+        transform_input_narrow(g, C, in, r0, V);
+        return;
+    }
     if (r0 + nrows > last) nrows = last - r0;
     for (c = 0; c < C; ++c) {
         for (tx = 0; tx < tw; tx += 8) {
@@ -216,11 +317,68 @@ AVX2 static void transform_input(const geom *g, int C, const float *in, int r0, 
 
 /* dM[xi][k][t] = (A g A^T)[xi] for the 2x2 output-gradient tile g of tile t (zeros past the
    edges), A = [1 0; 1 1; 1 -1; 0 -1]. */
+/* Rows a and b (null: zeros) of a 2x2 output-gradient tile pair into the 16 values of
+   A g A^T. */
+AVX2 static inline void dout_tiles(__m256 p0, __m256 q0, __m256 p1, __m256 q1, __m256 d[NXI])
+{
+    __m256 zero = _mm256_setzero_ps(), rr[4][2];
+    int j;
+    rr[0][0] = p0;                      rr[0][1] = q0;
+    rr[1][0] = _mm256_add_ps(p0, p1);   rr[1][1] = _mm256_add_ps(q0, q1);
+    rr[2][0] = _mm256_sub_ps(p0, p1);   rr[2][1] = _mm256_sub_ps(q0, q1);
+    rr[3][0] = _mm256_sub_ps(zero, p1); rr[3][1] = _mm256_sub_ps(zero, q1);
+    for (j = 0; j < 4; ++j) {
+        d[4 * j + 0] = rr[j][0];
+        d[4 * j + 1] = _mm256_add_ps(rr[j][0], rr[j][1]);
+        d[4 * j + 2] = _mm256_sub_ps(rr[j][0], rr[j][1]);
+        d[4 * j + 3] = _mm256_sub_ps(zero, rr[j][1]);
+    }
+}
+
+/* Row y (0 or 1) of the output tiles of tile row r, or null past the image. */
+static inline const float *tile_output_row(const geom *g, const float *out, int K, int k, int r, int y)
+{
+    int n = r / g->th, ty = r % g->th, yy = 2 * ty + y;
+    if (yy >= g->h) return 0;
+    return out + (((size_t)n * K + k) * g->h + yy) * g->w;
+}
+
+AVX2 static void transform_dout_narrow(const geom *g, int K, const float *dout, int r0, float *D)
+{
+    int tw = g->tw, tp = g->tp, nrows = g->rows, w = g->w;
+    int last = g->batch * g->th;
+    int k, i, j, xi;
+    if (r0 + nrows > last) nrows = last - r0;
+    for (k = 0; k < K; ++k) {
+        for (i = 0; i < nrows; i += 2) {
+            int second = i + 1 < nrows;
+            const float *a0 = tile_output_row(g, dout, K, k, r0 + i, 0);
+            const float *a1 = tile_output_row(g, dout, K, k, r0 + i, 1);
+            const float *b0 = second ? tile_output_row(g, dout, K, k, r0 + i + 1, 0) : 0;
+            const float *b1 = second ? tile_output_row(g, dout, K, k, r0 + i + 1, 1) : 0;
+            __m256 p0, q0, p1, q1, d[NXI];
+            deinterleave_halves(pair4(a0, b0, 0, w), pair4(a0, b0, 4, w), &p0, &q0);
+            deinterleave_halves(pair4(a1, b1, 0, w), pair4(a1, b1, 4, w), &p1, &q1);
+            dout_tiles(p0, q0, p1, q1, d);
+            for (xi = 0; xi < NXI; ++xi)
+                store_pair(D + ((size_t)xi * K + k) * tp + i * tw, d[xi], tw, second);
+        }
+        for (xi = 0; xi < NXI; ++xi) {
+            float *dd = D + ((size_t)xi * K + k) * tp;
+            for (j = nrows * tw; j < tp; ++j) dd[j] = 0;
+        }
+    }
+}
+
 AVX2 static void transform_dout(const geom *g, int K, const float *dout, int r0, float *D)
 {
     int tw = g->tw, tp = g->tp, nrows = g->rows, w = g->w, h = g->h;
     int last = g->batch * g->th;
     int k, i, j, tx, xi;
+    if (tw <= 4) {
+        transform_dout_narrow(g, K, dout, r0, D);
+        return;
+    }
     if (r0 + nrows > last) nrows = last - r0;
     for (k = 0; k < K; ++k) {
         for (i = 0; i < nrows; ++i) {
@@ -283,6 +441,54 @@ AVX2 static inline __m256 finish(__m256 y, const wino_epilogue *ep, __m256 a, __
     return y;
 }
 
+/* Writes (or adds) the first min(w, 8) floats of v at row (null: nothing). */
+AVX2 static inline void put8(float *row, int w, __m256 v, int add)
+{
+    if (!row) return;
+    if (add) v = _mm256_add_ps(v, w >= 8 ? _mm256_loadu_ps(row) : _mm256_maskload_ps(row, lanes(w)));
+    store8(row, v, w);
+}
+
+AVX2 static void transform_output_narrow(const geom *g, int K, const float *M, int r0, float *out,
+                                         int add, const wino_epilogue *ep)
+{
+    int tw = g->tw, tp = g->tp, nrows = g->rows, w = g->w;
+    int last = g->batch * g->th;
+    int k, i, j;
+    if (r0 + nrows > last) nrows = last - r0;
+    for (k = 0; k < K; ++k) {
+        __m256 ea = ep ? _mm256_set1_ps(ep->scale[k]) : _mm256_setzero_ps();
+        __m256 eb = ep ? _mm256_set1_ps(ep->shift[k]) : _mm256_setzero_ps();
+        const float *m = M + (size_t)k * tp;
+        size_t step = (size_t)K * tp;
+        for (i = 0; i < nrows; i += 2) {
+            int second = i + 1 < nrows;
+            __m256 s0[4], s1[4];
+            for (j = 0; j < 4; ++j) {
+                __m256 a = load_pair(m + j * step + i * tw, tw, second);
+                __m256 b = load_pair(m + (4 + j) * step + i * tw, tw, second);
+                __m256 c = load_pair(m + (8 + j) * step + i * tw, tw, second);
+                __m256 d = load_pair(m + (12 + j) * step + i * tw, tw, second);
+                s0[j] = _mm256_add_ps(_mm256_add_ps(a, b), c);
+                s1[j] = _mm256_sub_ps(_mm256_sub_ps(b, c), d);
+            }
+            __m256 y00 = finish(_mm256_add_ps(_mm256_add_ps(s0[0], s0[1]), s0[2]), ep, ea, eb);
+            __m256 y01 = finish(_mm256_sub_ps(_mm256_sub_ps(s0[1], s0[2]), s0[3]), ep, ea, eb);
+            __m256 y10 = finish(_mm256_add_ps(_mm256_add_ps(s1[0], s1[1]), s1[2]), ep, ea, eb);
+            __m256 y11 = finish(_mm256_sub_ps(_mm256_sub_ps(s1[1], s1[2]), s1[3]), ep, ea, eb);
+            /* Interleaved: the low half of each pair of vectors is tile row i, the high i + 1. */
+            __m256 lo = _mm256_unpacklo_ps(y00, y01), hi = _mm256_unpackhi_ps(y00, y01);
+            __m256 lo1 = _mm256_unpacklo_ps(y10, y11), hi1 = _mm256_unpackhi_ps(y10, y11);
+            put8((float *)tile_output_row(g, out, K, k, r0 + i, 0), w, _mm256_permute2f128_ps(lo, hi, 0x20), add);
+            put8((float *)tile_output_row(g, out, K, k, r0 + i, 1), w, _mm256_permute2f128_ps(lo1, hi1, 0x20), add);
+            if (second) {
+                put8((float *)tile_output_row(g, out, K, k, r0 + i + 1, 0), w, _mm256_permute2f128_ps(lo, hi, 0x31), add);
+                put8((float *)tile_output_row(g, out, K, k, r0 + i + 1, 1), w, _mm256_permute2f128_ps(lo1, hi1, 0x31), add);
+            }
+        }
+    }
+}
+
 /* out (overwritten, or added to) = A^T M A for each tile of the block, eight tiles of a row
    at a time, with the epilogue ep applied when it is not null. */
 AVX2 static void transform_output(const geom *g, int K, const float *M, int r0, float *out, int add,
@@ -291,6 +497,10 @@ AVX2 static void transform_output(const geom *g, int K, const float *M, int r0, 
     int tw = g->tw, tp = g->tp, nrows = g->rows, w = g->w, h = g->h;
     int last = g->batch * g->th;
     int k, i, j, tx;
+    if (tw <= 4) {
+        transform_output_narrow(g, K, M, r0, out, add, ep);
+        return;
+    }
     if (r0 + nrows > last) nrows = last - r0;
     for (k = 0; k < K; ++k) {
         for (i = 0; i < nrows; ++i) {
