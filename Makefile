@@ -46,8 +46,14 @@ $(DNSTAMP): $(CACHE)/.verified $(PATCHES) scripts/prepare-darknet
 	@touch $@
 
 # The test build keeps IEEE semantics (no -ffast-math) so that NaN and Inf checks hold.
+# With libdnnl-dev installed there is a second one with DNNL=1 (build/test-dnnl), against
+# which tests/test_dnnl.c compares the oneDNN convolutions with Darknet's own.
+HAVE_DNNL := $(shell dpkg -s libdnnl-dev >/dev/null 2>&1 && echo 1)
 test-build: $(DNSTAMP)
 	@$(MAKE) --no-print-directory -f mk/build.mk GPU=0 CUDNN=0 OPENCV=1 OPENMP=1 OPENBLAS=1 VARIANT=test OPTS="-O2 -g -fno-fast-math"
+ifeq ($(HAVE_DNNL),1)
+	@$(MAKE) --no-print-directory -f mk/build.mk GPU=0 CUDNN=0 OPENCV=1 OPENMP=1 OPENBLAS=1 DNNL=1 VARIANT=test-dnnl OPTS="-O2 -g -fno-fast-math"
+endif
 
 gpu-build: $(DNSTAMP)
 	@$(MAKE) --no-print-directory -f mk/build.mk GPU=1 CUDNN=1 OPENCV=1 OPENMP=1 OPENBLAS=1 VARIANT=gpu-cudnn
@@ -64,7 +70,7 @@ bench: darknet
 	scripts/bench-cpu
 
 clean:
-	rm -rf build/cpu* build/gpu* build/test build/tests darknet
+	rm -rf build/cpu* build/gpu* build/test build/test-dnnl build/tests darknet
 
 distclean:
 	rm -rf build darknet

@@ -5,6 +5,11 @@
 # against build/test/libdarknet.a (the -O2 -fno-fast-math build) into build/tests/.
 # tests/run.sh then runs each test program and each tests/test_*.sh, checks the GPU build
 # when nvcc is there, and prints the one final line "N passed, N failed".
+#
+# tests/test_dnnl.c is the exception: it compares the oneDNN convolutions with Darknet's own
+# and links build/test-dnnl/libdarknet.a (the same test build with DNNL=1, made by the top
+# Makefile when libdnnl-dev is installed). Without libdnnl-dev it is neither built nor run,
+# and counts nothing either way.
 
 DN      := build/darknet
 LIB     := build/test/libdarknet.a
@@ -21,7 +26,11 @@ CFLAGS  := -O2 -g -fno-fast-math -fopenmp -Wall -Wextra -Wno-unused-parameter \
 LDLIBS  := -lm -pthread $(or $(shell pkg-config --libs openblas 2>/dev/null),-lopenblas) \
            -lopencv_highgui -lopencv_videoio -lopencv_imgcodecs -lopencv_imgproc -lopencv_core -lstdc++
 
-TEST_SRC := $(sort $(wildcard tests/test_*.c))
+HAVE_DNNL:= $(shell dpkg -s libdnnl-dev >/dev/null 2>&1 && echo 1)
+DNNL_LIB := build/test-dnnl/libdarknet.a
+DNNL_TEST:= $(if $(HAVE_DNNL),$(OUT)/test_dnnl)
+
+TEST_SRC := $(filter-out tests/test_dnnl.c,$(sort $(wildcard tests/test_*.c)))
 TOOL_SRC := $(sort $(wildcard tests/tool_*.c))
 TESTS    := $(patsubst tests/%.c,$(OUT)/%,$(TEST_SRC))
 TOOLS    := $(patsubst tests/%.c,$(OUT)/%,$(TOOL_SRC))
@@ -31,9 +40,10 @@ COMMON   := $(OUT)/harness.o $(OUT)/gradcheck.o
 # A program that does not compile is reported by run.sh as a failed test; the others still run.
 run:
 	@$(MAKE) --no-print-directory -f tests/tests.mk -k build || echo "tests: some programs did not build"
-	@tests/run.sh $(TESTS)
+	@$(if $(HAVE_DNNL),,echo "libdnnl-dev not installed: oneDNN path not checked")
+	@tests/run.sh $(TESTS) $(DNNL_TEST)
 
-build: $(TESTS) $(TOOLS)
+build: $(TESTS) $(TOOLS) $(DNNL_TEST)
 
 $(OUT)/%.o: tests/%.c | $(OUT)
 	@echo "  CC     $<"
@@ -42,6 +52,15 @@ $(OUT)/%.o: tests/%.c | $(OUT)
 $(OUT)/%: $(OUT)/%.o $(COMMON) $(LIB)
 	@echo "  LINK   $@"
 	@$(CC) $(CFLAGS) $^ -o $@ $(LDLIBS)
+
+# The oneDNN comparison: its own object (compiled with -DDNNL) and library.
+$(OUT)/test_dnnl.o: tests/test_dnnl.c | $(OUT)
+	@echo "  CC     $<"
+	@$(CC) $(CPPFLAGS) -DDNNL $(CFLAGS) -c $< -o $@
+
+$(OUT)/test_dnnl: $(OUT)/test_dnnl.o $(COMMON) $(DNNL_LIB)
+	@echo "  LINK   $@"
+	@$(CC) $(CFLAGS) $^ -o $@ $(LDLIBS) -ldnnl
 
 $(OUT):
 	@mkdir -p $@

@@ -1,6 +1,7 @@
 /* dn_bench: time Darknet training and inference on one generated batch.
  *
  *   dn_bench CFG [--train N] [--infer N] [--warmup N] [--seed S] [--dump DIR]
+ *   dn_bench CFG --steps N [--warmup N] [--seed S]
  *
  * Loads CFG with parse_network_cfg, fills net->input with uniform [0, 1) values and
  * net->truth with one-hot rows (a random class per image), then times
@@ -16,6 +17,12 @@
  * and DIR/truth.f32 (the batch), DIR/output.f32 (the softmax output of a training-mode
  * forward pass, i.e. batch-norm on batch statistics) and DIR/cost.txt (its summed loss).
  *
+ * With --steps N it only times N training steps of any cfg (plugin layers included, no
+ * parameter count): when the cfg has layers that want training statistics (RICASSO's
+ * [mixdata] and [expert_softmax]), they get those of a CIFAR-10-LT-like set (imbalance
+ * 100, class c has 5000 * 0.01^(c / (classes - 1)) images). Its last line is
+ *   RESULT batch=B step_ms=M loss=L
+ *
  * The last stdout line is machine-readable:
  *   RESULT params=P batch=B train_img_s=T infer_img_s=I loss=L
  * Exit status is non-zero on any failure (bad arguments, a non-finite loss, I/O errors).
@@ -30,6 +37,7 @@
 #include <time.h>
 
 #include "darknet.h"
+#include "layer_registry.h"
 
 static void die(const char *msg, const char *arg)
 {
@@ -112,19 +120,56 @@ static void dump(network *net, const char *dir)
     printf("dn_bench: wrote the check files to %s (cost of the batch %.6g)\n", dir, *net->cost);
 }
 
+/* Training statistics of a long-tailed set for the layers that want them. */
+static void set_lt_stats(network *net, int classes)
+{
+    int *counts = calloc(classes, sizeof(int)), n = 0, c, i, k = 0;
+    for (c = 0; c < classes; ++c) {
+        counts[c] = (int)(5000 * pow(0.01, classes > 1 ? (double)c / (classes - 1) : 0) + 0.5);
+        n += counts[c];
+    }
+    int *path_class = malloc(n * sizeof(int));
+    for (c = 0; c < classes; ++c)
+        for (i = 0; i < counts[c]; ++i) path_class[k++] = c;
+    plugin_network_set_train_stats(net, path_class, n, counts, classes);
+    free(path_class);
+    free(counts);
+}
+
+/* --steps: time training steps only. */
+static int steps_only(network *net, int nsteps, int nwarm)
+{
+    int j;
+    float loss = 0;
+    if (plugin_network_wants_train_stats(net)) set_lt_stats(net, net->truths);
+    for (j = 0; j < nwarm; ++j) loss = train_network_datum(net);
+    double t0 = now_s(), c0 = cpu_s();
+    for (j = 0; j < nsteps; ++j) loss = train_network_datum(net);
+    double s = now_s() - t0, cs = cpu_s() - c0;
+    loss /= net->batch;
+    if (!isfinite(loss)) die("training loss is not finite", 0);
+    printf("dn_bench: %d training steps in %.3f s, %.1f ms per step, %.2f cores busy (loss %.4f)\n",
+           nsteps, s, 1e3 * s / nsteps, cs / s, loss);
+    printf("RESULT batch=%d step_ms=%.2f loss=%.5f\n", net->batch, 1e3 * s / nsteps, loss);
+    free_network(net);
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
     const char *cfg = 0, *dumpdir = 0;
-    int ntrain = 10, ninfer = 20, nwarm = 2, seed = 1, i;
+    int ntrain = 10, ninfer = 20, nwarm = 2, seed = 1, nsteps = 0, i;
     for (i = 1; i < argc; ++i) {
         if (!strcmp(argv[i], "--train") && i + 1 < argc) ntrain = parse_count(argv[++i], "--train", 1);
         else if (!strcmp(argv[i], "--infer") && i + 1 < argc) ninfer = parse_count(argv[++i], "--infer", 1);
         else if (!strcmp(argv[i], "--warmup") && i + 1 < argc) nwarm = parse_count(argv[++i], "--warmup", 0);
         else if (!strcmp(argv[i], "--seed") && i + 1 < argc) seed = parse_count(argv[++i], "--seed", 0);
         else if (!strcmp(argv[i], "--dump") && i + 1 < argc) dumpdir = argv[++i];
+        else if (!strcmp(argv[i], "--steps") && i + 1 < argc) nsteps = parse_count(argv[++i], "--steps", 1);
         else if (argv[i][0] != '-' && !cfg) cfg = argv[i];
         else {
-            fprintf(stderr, "usage: dn_bench CFG [--train N] [--infer N] [--warmup N] [--seed S] [--dump DIR]\n");
+            fprintf(stderr, "usage: dn_bench CFG [--train N] [--infer N] [--warmup N] [--seed S] [--dump DIR]\n"
+                            "       dn_bench CFG --steps N [--warmup N] [--seed S]\n");
             return 2;
         }
     }
@@ -135,6 +180,14 @@ int main(int argc, char **argv)
     int batch = net->batch, k = net->truths, b, j;
     if (net->subdivisions != 1) die("the cfg must have subdivisions=1", cfg);
     if (net->inputs <= 0 || k <= 0) die("network has no inputs or outputs", cfg);
+    if (nsteps) {
+        for (j = 0; j < net->inputs * batch; ++j) net->input[j] = rand() / (RAND_MAX + 1.0f);
+        memset(net->truth, 0, sizeof(float) * k * batch);
+        for (b = 0; b < batch; ++b) net->truth[b * k + rand() % k] = 1;
+        printf("dn_bench: %s: %d layers, batch %d, input %dx%dx%d, %d classes\n",
+               cfg, net->n, batch, net->w, net->h, net->c, k);
+        return steps_only(net, nsteps, nwarm);
+    }
     long params = count_params(net);
     printf("dn_bench: %s: %d layers, %ld parameters, batch %d, input %dx%dx%d, %d classes\n",
            cfg, net->n, params, batch, net->w, net->h, net->c, k);

@@ -2,7 +2,7 @@
 """PyTorch twin of cfg/resnet32-cifar.cfg, timed the way scripts/bench/dn_bench.c times Darknet.
 
     resnet32_torch.py [--train N] [--infer N] [--warmup N] [--batch B] [--threads T]
-                      [--seed S] [--check DIR]
+                      [--seed S] [--check DIR] [--check-only]
 
 The network: stem conv3x3 16 + BN + ReLU; three stages of five basic blocks (16, 32, 64
 filters; the first block of stages 2 and 3 has stride 2 and a 1x1 stride-2 conv + BN
@@ -19,7 +19,8 @@ other work on the machine (or by a framework that does not use all its threads).
 With --check DIR it first loads the Darknet weights file and batch written by
 `dn_bench --dump DIR`, runs a training-mode forward pass (batch statistics) and compares
 the softmax output and the loss with Darknet's; a mismatch is an error (exit 1). The timed
-loops then start from those weights on that batch, as Darknet's do.
+loops then start from those weights on that batch, as Darknet's do. --check-only stops after
+the check (scripts/bench-cpu checks each Darknet build that way).
 
 The last stdout line is machine-readable:
   RESULT params=P batch=B train_img_s=T infer_img_s=I loss=L
@@ -154,7 +155,10 @@ def main():
     ap.add_argument("--threads", type=int, default=os.cpu_count())
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--check", metavar="DIR")
+    ap.add_argument("--check-only", action="store_true")
     a = ap.parse_args()
+    if a.check_only and not a.check:
+        fail("--check-only needs --check DIR")
     if min(a.train, a.infer, a.batch, a.threads) < 1 or a.warmup < 0:
         fail("counts must be positive")
 
@@ -169,6 +173,8 @@ def main():
         # Time from Darknet's initial weights on Darknet's batch: both sides then run the
         # same steps, and their final losses should be close.
         x, y = check_against_darknet(model, a.check, a.batch)
+        if a.check_only:
+            return
     else:
         x = torch.rand(a.batch, 3, 32, 32)
         y = torch.randint(0, 10, (a.batch,))

@@ -1,0 +1,742 @@
+/* Winograd F(2x2, 3x3) convolutions (see conv_winograd.h).
+ *
+ * Notation (Lavin and Gray's): a 2x2 tile of output comes from a 4x4 tile of input d and a
+ * 3x3 filter g as  Y = A^T [ (G g G^T) o (B^T d B) ] A,  with
+ *   B^T = [1 0 -1 0; 0 1 1 0; 0 -1 1 0; 0 1 0 -1],  G = [1 0 0; .5 .5 .5; .5 -.5 .5; 0 0 1],
+ *   A^T = [1 1 1 0; 0 1 -1 -1].
+ * Summed over input channels, the 16 products of a tile become 16 matrix products:
+ *   M[xi] (out x tiles) = U[xi] (out x in) . V[xi] (in x tiles),  xi = 0..15.
+ * The backward passes follow from the same algebra:
+ *   input gradient:  a convolution of dout with the filters turned by 180 degrees and the
+ *                    channel roles swapped (3x3, stride 1, padding 1 again);
+ *   weight gradient: dU[xi] = dM[xi] . V[xi]^T over all tiles, with dM = A dY A^T, and
+ *                    dW = G^T dU G (the adjoint of each step of the forward pass).
+ *
+ * Work is split into blocks of whole rows of tiles (across images), one block at a time
+ * per OpenMP thread: the transformed input and the products of a block stay in the core's
+ * L2 cache, and input and output are read and written in Darknet's NCHW layout directly.
+ * Tiles past the right or bottom edge (odd sizes) read zeros and are not written back.
+ *
+ * The kernels are compiled for AVX2 + FMA whatever the build flags (target attributes), and
+ * used only when the CPU has both (wino_usable).
+ */
+#if defined(DNNL) && defined(__x86_64__)
+
+#include <immintrin.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "conv_winograd.h"
+
+#define AVX2 __attribute__((target("avx2,fma")))
+#define NXI 16          /* transformed tile elements */
+
+int wino_usable(void)
+{
+    __builtin_cpu_init();
+    return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+}
+
+/* ---- geometry ---- */
+
+typedef struct {
+    int batch, h, w;
+    int tw, th;         /* tiles per row, rows of tiles per image */
+    int rows;           /* rows of tiles per block */
+    int blocks;
+    int tp;             /* tiles per block, rounded up to a multiple of 16 */
+} geom;
+
+/* Blocks of about `target` tiles (whole rows of tiles; a multiple of 16 where the row
+   length allows, since the products work on 16 tiles at a time). */
+static geom make_geom(int batch, int h, int w, int target)
+{
+    geom g;
+    g.batch = batch; g.h = h; g.w = w;
+    g.tw = (w + 1) / 2;
+    g.th = (h + 1) / 2;
+    g.rows = (target + g.tw - 1) / g.tw;
+    if (g.tw < 16 && 16 % g.tw == 0) g.rows = (g.rows + 16 / g.tw - 1) / (16 / g.tw) * (16 / g.tw);
+    if (g.rows < 1) g.rows = 1;
+    if (g.rows > batch * g.th) g.rows = batch * g.th;
+    g.blocks = (batch * g.th + g.rows - 1) / g.rows;
+    g.tp = (g.rows * g.tw + 15) / 16 * 16;
+    return g;
+}
+
+/* Forward and input-gradient blocks: the transformed input of a block (16 x channels x tiles
+   floats) and its products stay near 96 KB each, within a core's L2 cache. */
+static int conv_tiles(int channels)
+{
+    int t = 1536 / (channels > 0 ? channels : 1);
+    return t < 16 ? 16 : t > 128 ? 128 : t;
+}
+
+static void *xalloc(size_t n)
+{
+    void *p = aligned_alloc(64, (n + 63) / 64 * 64);
+    if (!p) {
+        fprintf(stderr, "conv_winograd: out of memory (%zu bytes)\n", n);
+        exit(1);
+    }
+    return p;
+}
+
+/* ---- transforms ---- */
+
+/* U[xi][o][i] = (G g G^T)[xi] for the filter g = weights of (o, i); with flip, the filter of
+   (o, i) is weights[i][o] turned by 180 degrees (the input-gradient convolution). */
+static void transform_weights(const float *weights, int outs, int ins, int flip, float *U)
+{
+    int o, i, a, b;
+    for (o = 0; o < outs; ++o) {
+        for (i = 0; i < ins; ++i) {
+            float g[3][3], t[4][3];
+            const float *src = flip ? weights + ((size_t)i * outs + o) * 9 : weights + ((size_t)o * ins + i) * 9;
+            for (a = 0; a < 3; ++a)
+                for (b = 0; b < 3; ++b) g[a][b] = flip ? src[(2 - a) * 3 + (2 - b)] : src[a * 3 + b];
+            for (b = 0; b < 3; ++b) {
+                t[0][b] = g[0][b];
+                t[1][b] = .5f * (g[0][b] + g[1][b] + g[2][b]);
+                t[2][b] = .5f * (g[0][b] - g[1][b] + g[2][b]);
+                t[3][b] = g[2][b];
+            }
+            for (a = 0; a < 4; ++a) {
+                float u[4];
+                u[0] = t[a][0];
+                u[1] = .5f * (t[a][0] + t[a][1] + t[a][2]);
+                u[2] = .5f * (t[a][0] - t[a][1] + t[a][2]);
+                u[3] = t[a][2];
+                for (b = 0; b < 4; ++b) U[((size_t)(a * 4 + b) * outs + o) * ins + i] = u[b];
+            }
+        }
+    }
+}
+
+/* Eight consecutive floats row[b .. b + 8) of a row of width w, zeros outside [0, w). */
+AVX2 static inline __m256 load_row8(const float *row, int b, int w)
+{
+    if (b >= 0 && b + 8 <= w) return _mm256_loadu_ps(row + b);
+    __m256i idx = _mm256_add_epi32(_mm256_set1_epi32(b), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
+    __m256i in = _mm256_and_si256(_mm256_cmpgt_epi32(idx, _mm256_set1_epi32(-1)),
+                                  _mm256_cmpgt_epi32(_mm256_set1_epi32(w), idx));
+    /* Masked lanes are not read, so row + b may point before the row. */
+    return _mm256_maskload_ps(row + b, in);
+}
+
+/* The first n lanes (n < 8) of a vector: a mask. */
+AVX2 static inline __m256i lanes(int n)
+{
+    return _mm256_cmpgt_epi32(_mm256_set1_epi32(n), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
+}
+
+/* Stores the first n lanes (all when n >= 8). */
+AVX2 static inline void store8(float *p, __m256 v, int n)
+{
+    if (n >= 8) _mm256_storeu_ps(p, v);
+    else _mm256_maskstore_ps(p, lanes(n), v);
+}
+
+/* Even and odd elements of the 16 floats a, b. */
+AVX2 static inline void deinterleave(__m256 a, __m256 b, __m256 *even, __m256 *odd)
+{
+    __m256 e = _mm256_shuffle_ps(a, b, _MM_SHUFFLE(2, 0, 2, 0));
+    __m256 o = _mm256_shuffle_ps(a, b, _MM_SHUFFLE(3, 1, 3, 1));
+    *even = _mm256_castpd_ps(_mm256_permute4x64_pd(_mm256_castps_pd(e), _MM_SHUFFLE(3, 1, 2, 0)));
+    *odd = _mm256_castpd_ps(_mm256_permute4x64_pd(_mm256_castps_pd(o), _MM_SHUFFLE(3, 1, 2, 0)));
+}
+
+/* ---- rows of at most four tiles (maps of 8 columns or fewer) ----
+ * Two rows of tiles share a vector: tile row i in the low four lanes, i + 1 in the high
+ * four, so that a vector holds eight tiles as it does for wider maps. */
+
+/* row[b .. b + 4), zeros outside [0, w) and for a null row. */
+AVX2 static inline __m128 load_row4(const float *row, int b, int w)
+{
+    if (!row) return _mm_setzero_ps();
+    if (b >= 0 && b + 4 <= w) return _mm_loadu_ps(row + b);
+    __m128i idx = _mm_add_epi32(_mm_set1_epi32(b), _mm_setr_epi32(0, 1, 2, 3));
+    __m128i in = _mm_and_si128(_mm_cmpgt_epi32(idx, _mm_set1_epi32(-1)),
+                               _mm_cmpgt_epi32(_mm_set1_epi32(w), idx));
+    return _mm_maskload_ps(row + b, in);
+}
+
+/* [ra[b .. b + 4) | rb[b .. b + 4)] */
+AVX2 static inline __m256 pair4(const float *ra, const float *rb, int b, int w)
+{
+    return _mm256_insertf128_ps(_mm256_castps128_ps256(load_row4(ra, b, w)), load_row4(rb, b, w), 1);
+}
+
+/* Even and odd elements of each half of the 16 floats x, y: [x0 x2 y0 y2 | x4 x6 y4 y6]. */
+AVX2 static inline void deinterleave_halves(__m256 x, __m256 y, __m256 *even, __m256 *odd)
+{
+    *even = _mm256_shuffle_ps(x, y, _MM_SHUFFLE(2, 0, 2, 0));
+    *odd = _mm256_shuffle_ps(x, y, _MM_SHUFFLE(3, 1, 3, 1));
+}
+
+/* Stores the tiles of rows i (low half) and, when second, i + 1 (high half) at p (the
+   slot of row i's first tile), for rows of tw <= 4 tiles. */
+AVX2 static inline void store_pair(float *p, __m256 v, int tw, int second)
+{
+    if (tw == 4) {
+        store8(p, v, second ? 8 : 4);
+        return;
+    }
+    __m128i m = _mm_cmpgt_epi32(_mm_set1_epi32(tw), _mm_setr_epi32(0, 1, 2, 3));
+    _mm_maskstore_ps(p, m, _mm256_castps256_ps128(v));
+    if (second) _mm_maskstore_ps(p + tw, m, _mm256_extractf128_ps(v, 1));
+}
+
+/* Loads what store_pair stored. */
+AVX2 static inline __m256 load_pair(const float *p, int tw, int second)
+{
+    __m128i m = _mm_cmpgt_epi32(_mm_set1_epi32(tw), _mm_setr_epi32(0, 1, 2, 3));
+    __m128 lo = _mm_maskload_ps(p, m);
+    __m128 hi = second ? _mm_maskload_ps(p + tw, m) : _mm_setzero_ps();
+    return _mm256_insertf128_ps(_mm256_castps128_ps256(lo), hi, 1);
+}
+
+/* The input row j (0..3) of tile rows r and r + 1 (when second): its plane row, or null
+   outside the image. */
+static inline const float *tile_input_row(const geom *g, const float *in, int C, int c, int r, int j)
+{
+    int n = r / g->th, ty = r % g->th, y = 2 * ty - 1 + j;
+    if (y < 0 || y >= g->h) return 0;
+    return in + (((size_t)n * C + c) * g->h + y) * g->w;
+}
+
+AVX2 static void transform_input_narrow(const geom *g, int C, const float *in, int r0, float *V)
+{
+    int tw = g->tw, tp = g->tp, nrows = g->rows, w = g->w;
+    int last = g->batch * g->th;
+    int c, i, j, q, xi;
+    if (r0 + nrows > last) nrows = last - r0;
+    for (c = 0; c < C; ++c) {
+        for (i = 0; i < nrows; i += 2) {
+            int second = i + 1 < nrows;
+            __m256 rows[4][4], t[4][4], v[NXI];
+            for (j = 0; j < 4; ++j) {
+                const float *ra = tile_input_row(g, in, C, c, r0 + i, j);
+                const float *rb = second ? tile_input_row(g, in, C, c, r0 + i + 1, j) : 0;
+                deinterleave_halves(pair4(ra, rb, -1, w), pair4(ra, rb, 3, w), &rows[j][0], &rows[j][1]);
+                deinterleave_halves(pair4(ra, rb, 1, w), pair4(ra, rb, 5, w), &rows[j][2], &rows[j][3]);
+            }
+            for (q = 0; q < 4; ++q) {
+                t[0][q] = _mm256_sub_ps(rows[0][q], rows[2][q]);
+                t[1][q] = _mm256_add_ps(rows[1][q], rows[2][q]);
+                t[2][q] = _mm256_sub_ps(rows[2][q], rows[1][q]);
+                t[3][q] = _mm256_sub_ps(rows[1][q], rows[3][q]);
+            }
+            for (j = 0; j < 4; ++j) {
+                v[4 * j + 0] = _mm256_sub_ps(t[j][0], t[j][2]);
+                v[4 * j + 1] = _mm256_add_ps(t[j][1], t[j][2]);
+                v[4 * j + 2] = _mm256_sub_ps(t[j][2], t[j][1]);
+                v[4 * j + 3] = _mm256_sub_ps(t[j][1], t[j][3]);
+            }
+            for (xi = 0; xi < NXI; ++xi)
+                store_pair(V + ((size_t)xi * C + c) * tp + i * tw, v[xi], tw, second);
+        }
+        for (xi = 0; xi < NXI; ++xi) {
+            float *vv = V + ((size_t)xi * C + c) * tp;
+            for (j = nrows * tw; j < tp; ++j) vv[j] = 0;
+        }
+    }
+}
+
+/* Tile columns 0..3 of eight tiles from input row y: the even and odd columns of
+   row[2 tx - 1 ..] (col[0], col[1]) and of row[2 tx + 1 ..] (col[2], col[3]); zeros for a
+   row outside the image. */
+AVX2 static inline void tile_columns(const float *plane, int y, int tx, int h, int w, __m256 col[4])
+{
+    if (y < 0 || y >= h) {
+        col[0] = col[1] = col[2] = col[3] = _mm256_setzero_ps();
+        return;
+    }
+    const float *row = plane + (size_t)y * w;
+    int b = 2 * tx - 1;
+    deinterleave(load_row8(row, b, w), load_row8(row, b + 8, w), &col[0], &col[1]);
+    deinterleave(load_row8(row, b + 2, w), load_row8(row, b + 10, w), &col[2], &col[3]);
+}
+
+/* V[xi][c][t] = (B^T d B)[xi] for the 4x4 input tile d of each tile t of the block starting
+   at tile row r0 (input rows 2 ty - 1 .. 2 ty + 2, columns likewise, zeros outside the
+   image), eight tiles of a row at a time; tile slots past the block's tiles are zeroed up
+   to tp. Going down a column of tiles, the two input rows a tile shares with the tile
+   above are kept from it. */
+AVX2 static void transform_input(const geom *g, int C, const float *in, int r0, float *V)
+{
+    int tw = g->tw, tp = g->tp, nrows = g->rows, w = g->w, h = g->h;
+    int last = g->batch * g->th;
+    int c, i, j, q, tx, xi;
+    if (tw <= 4) {
+        transform_input_narrow(g, C, in, r0, V);
+        return;
+    }
+    if (r0 + nrows > last) nrows = last - r0;
+    for (c = 0; c < C; ++c) {
+        for (tx = 0; tx < tw; tx += 8) {
+            __m256 rows[4][4];   /* [input row of the tile][tile column], 8 tiles each */
+            int prev_n = -1, prev_ty = -2;
+            for (i = 0; i < nrows; ++i) {
+                int r = r0 + i, n = r / g->th, ty = r % g->th;
+                const float *plane = in + ((size_t)n * C + c) * h * w;
+                __m256 t[4][4], v[NXI];
+                if (n == prev_n && ty == prev_ty + 1) {
+                    for (q = 0; q < 4; ++q) { rows[0][q] = rows[2][q]; rows[1][q] = rows[3][q]; }
+                    tile_columns(plane, 2 * ty + 1, tx, h, w, rows[2]);
+                    tile_columns(plane, 2 * ty + 2, tx, h, w, rows[3]);
+                } else {
+                    for (j = 0; j < 4; ++j) tile_columns(plane, 2 * ty - 1 + j, tx, h, w, rows[j]);
+                }
+                prev_n = n;
+                prev_ty = ty;
+                /* B^T down each tile column, then B along each transformed row. */
+                for (q = 0; q < 4; ++q) {
+                    t[0][q] = _mm256_sub_ps(rows[0][q], rows[2][q]);
+                    t[1][q] = _mm256_add_ps(rows[1][q], rows[2][q]);
+                    t[2][q] = _mm256_sub_ps(rows[2][q], rows[1][q]);
+                    t[3][q] = _mm256_sub_ps(rows[1][q], rows[3][q]);
+                }
+                for (j = 0; j < 4; ++j) {
+                    v[4 * j + 0] = _mm256_sub_ps(t[j][0], t[j][2]);
+                    v[4 * j + 1] = _mm256_add_ps(t[j][1], t[j][2]);
+                    v[4 * j + 2] = _mm256_sub_ps(t[j][2], t[j][1]);
+                    v[4 * j + 3] = _mm256_sub_ps(t[j][1], t[j][3]);
+                }
+                for (xi = 0; xi < NXI; ++xi)
+                    store8(V + ((size_t)xi * C + c) * tp + i * tw + tx, v[xi], tw - tx);
+            }
+        }
+        for (xi = 0; xi < NXI; ++xi) {
+            float *vv = V + ((size_t)xi * C + c) * tp;
+            for (j = nrows * tw; j < tp; ++j) vv[j] = 0;
+        }
+    }
+}
+
+/* dM[xi][k][t] = (A g A^T)[xi] for the 2x2 output-gradient tile g of tile t (zeros past the
+   edges), A = [1 0; 1 1; 1 -1; 0 -1]. */
+/* Rows a and b (null: zeros) of a 2x2 output-gradient tile pair into the 16 values of
+   A g A^T. */
+AVX2 static inline void dout_tiles(__m256 p0, __m256 q0, __m256 p1, __m256 q1, __m256 d[NXI])
+{
+    __m256 zero = _mm256_setzero_ps(), rr[4][2];
+    int j;
+    rr[0][0] = p0;                      rr[0][1] = q0;
+    rr[1][0] = _mm256_add_ps(p0, p1);   rr[1][1] = _mm256_add_ps(q0, q1);
+    rr[2][0] = _mm256_sub_ps(p0, p1);   rr[2][1] = _mm256_sub_ps(q0, q1);
+    rr[3][0] = _mm256_sub_ps(zero, p1); rr[3][1] = _mm256_sub_ps(zero, q1);
+    for (j = 0; j < 4; ++j) {
+        d[4 * j + 0] = rr[j][0];
+        d[4 * j + 1] = _mm256_add_ps(rr[j][0], rr[j][1]);
+        d[4 * j + 2] = _mm256_sub_ps(rr[j][0], rr[j][1]);
+        d[4 * j + 3] = _mm256_sub_ps(zero, rr[j][1]);
+    }
+}
+
+/* Row y (0 or 1) of the output tiles of tile row r, or null past the image. */
+static inline const float *tile_output_row(const geom *g, const float *out, int K, int k, int r, int y)
+{
+    int n = r / g->th, ty = r % g->th, yy = 2 * ty + y;
+    if (yy >= g->h) return 0;
+    return out + (((size_t)n * K + k) * g->h + yy) * g->w;
+}
+
+AVX2 static void transform_dout_narrow(const geom *g, int K, const float *dout, int r0, float *D)
+{
+    int tw = g->tw, tp = g->tp, nrows = g->rows, w = g->w;
+    int last = g->batch * g->th;
+    int k, i, j, xi;
+    if (r0 + nrows > last) nrows = last - r0;
+    for (k = 0; k < K; ++k) {
+        for (i = 0; i < nrows; i += 2) {
+            int second = i + 1 < nrows;
+            const float *a0 = tile_output_row(g, dout, K, k, r0 + i, 0);
+            const float *a1 = tile_output_row(g, dout, K, k, r0 + i, 1);
+            const float *b0 = second ? tile_output_row(g, dout, K, k, r0 + i + 1, 0) : 0;
+            const float *b1 = second ? tile_output_row(g, dout, K, k, r0 + i + 1, 1) : 0;
+            __m256 p0, q0, p1, q1, d[NXI];
+            deinterleave_halves(pair4(a0, b0, 0, w), pair4(a0, b0, 4, w), &p0, &q0);
+            deinterleave_halves(pair4(a1, b1, 0, w), pair4(a1, b1, 4, w), &p1, &q1);
+            dout_tiles(p0, q0, p1, q1, d);
+            for (xi = 0; xi < NXI; ++xi)
+                store_pair(D + ((size_t)xi * K + k) * tp + i * tw, d[xi], tw, second);
+        }
+        for (xi = 0; xi < NXI; ++xi) {
+            float *dd = D + ((size_t)xi * K + k) * tp;
+            for (j = nrows * tw; j < tp; ++j) dd[j] = 0;
+        }
+    }
+}
+
+AVX2 static void transform_dout(const geom *g, int K, const float *dout, int r0, float *D)
+{
+    int tw = g->tw, tp = g->tp, nrows = g->rows, w = g->w, h = g->h;
+    int last = g->batch * g->th;
+    int k, i, j, tx, xi;
+    if (tw <= 4) {
+        transform_dout_narrow(g, K, dout, r0, D);
+        return;
+    }
+    if (r0 + nrows > last) nrows = last - r0;
+    for (k = 0; k < K; ++k) {
+        for (i = 0; i < nrows; ++i) {
+            int r = r0 + i, n = r / g->th, ty = r % g->th;
+            const float *row0 = dout + ((size_t)n * K + k) * h * w + (size_t)(2 * ty) * w;
+            for (tx = 0; tx < tw; tx += 8) {
+                __m256 p0, q0, p1, q1, rr[4][2], d[NXI];
+                deinterleave(load_row8(row0, 2 * tx, w), load_row8(row0, 2 * tx + 8, w), &p0, &q0);
+                if (2 * ty + 1 < h) {
+                    deinterleave(load_row8(row0 + w, 2 * tx, w), load_row8(row0 + w, 2 * tx + 8, w), &p1, &q1);
+                } else {
+                    p1 = q1 = _mm256_setzero_ps();
+                }
+                /* Rows of A g: g0, g0 + g1, g0 - g1, -g1; then the same along each row. */
+                __m256 zero = _mm256_setzero_ps();
+                rr[0][0] = p0;                     rr[0][1] = q0;
+                rr[1][0] = _mm256_add_ps(p0, p1);  rr[1][1] = _mm256_add_ps(q0, q1);
+                rr[2][0] = _mm256_sub_ps(p0, p1);  rr[2][1] = _mm256_sub_ps(q0, q1);
+                rr[3][0] = _mm256_sub_ps(zero, p1); rr[3][1] = _mm256_sub_ps(zero, q1);
+                for (j = 0; j < 4; ++j) {
+                    d[4 * j + 0] = rr[j][0];
+                    d[4 * j + 1] = _mm256_add_ps(rr[j][0], rr[j][1]);
+                    d[4 * j + 2] = _mm256_sub_ps(rr[j][0], rr[j][1]);
+                    d[4 * j + 3] = _mm256_sub_ps(zero, rr[j][1]);
+                }
+                for (xi = 0; xi < NXI; ++xi)
+                    store8(D + ((size_t)xi * K + k) * tp + i * tw + tx, d[xi], tw - tx);
+            }
+        }
+        for (xi = 0; xi < NXI; ++xi) {
+            float *dd = D + ((size_t)xi * K + k) * tp;
+            for (j = nrows * tw; j < tp; ++j) dd[j] = 0;
+        }
+    }
+}
+
+/* Writes (or adds) the 16 floats lo, hi at p, only those of columns < w (p is column x). */
+AVX2 static inline void put16(float *p, int x, int w, __m256 lo, __m256 hi, int add)
+{
+    int n0 = w - x, n1 = w - x - 8;
+    if (add) {
+        if (n0 >= 8) lo = _mm256_add_ps(lo, _mm256_loadu_ps(p));
+        else lo = _mm256_add_ps(lo, _mm256_maskload_ps(p, lanes(n0)));
+        if (n1 >= 8) hi = _mm256_add_ps(hi, _mm256_loadu_ps(p + 8));
+        else if (n1 > 0) hi = _mm256_add_ps(hi, _mm256_maskload_ps(p + 8, lanes(n1)));
+    }
+    store8(p, lo, n0);
+    if (n1 > 0) store8(p + 8, hi, n1);
+}
+
+/* y * scale[k] + shift[k], then the activation (ep null: y). */
+AVX2 static inline __m256 finish(__m256 y, const wino_epilogue *ep, __m256 a, __m256 b)
+{
+    if (!ep) return y;
+    y = _mm256_fmadd_ps(y, a, b);
+    if (ep->act == WINO_RELU) return _mm256_max_ps(y, _mm256_setzero_ps());
+    if (ep->act == WINO_LEAKY)
+        return _mm256_blendv_ps(_mm256_mul_ps(y, _mm256_set1_ps(.1f)), y,
+                                _mm256_cmp_ps(y, _mm256_setzero_ps(), _CMP_GT_OQ));
+    return y;
+}
+
+/* Writes (or adds) the first min(w, 8) floats of v at row (null: nothing). */
+AVX2 static inline void put8(float *row, int w, __m256 v, int add)
+{
+    if (!row) return;
+    if (add) v = _mm256_add_ps(v, w >= 8 ? _mm256_loadu_ps(row) : _mm256_maskload_ps(row, lanes(w)));
+    store8(row, v, w);
+}
+
+AVX2 static void transform_output_narrow(const geom *g, int K, const float *M, int r0, float *out,
+                                         int add, const wino_epilogue *ep)
+{
+    int tw = g->tw, tp = g->tp, nrows = g->rows, w = g->w;
+    int last = g->batch * g->th;
+    int k, i, j;
+    if (r0 + nrows > last) nrows = last - r0;
+    for (k = 0; k < K; ++k) {
+        __m256 ea = ep ? _mm256_set1_ps(ep->scale[k]) : _mm256_setzero_ps();
+        __m256 eb = ep ? _mm256_set1_ps(ep->shift[k]) : _mm256_setzero_ps();
+        const float *m = M + (size_t)k * tp;
+        size_t step = (size_t)K * tp;
+        for (i = 0; i < nrows; i += 2) {
+            int second = i + 1 < nrows;
+            __m256 s0[4], s1[4];
+            for (j = 0; j < 4; ++j) {
+                __m256 a = load_pair(m + j * step + i * tw, tw, second);
+                __m256 b = load_pair(m + (4 + j) * step + i * tw, tw, second);
+                __m256 c = load_pair(m + (8 + j) * step + i * tw, tw, second);
+                __m256 d = load_pair(m + (12 + j) * step + i * tw, tw, second);
+                s0[j] = _mm256_add_ps(_mm256_add_ps(a, b), c);
+                s1[j] = _mm256_sub_ps(_mm256_sub_ps(b, c), d);
+            }
+            __m256 y00 = finish(_mm256_add_ps(_mm256_add_ps(s0[0], s0[1]), s0[2]), ep, ea, eb);
+            __m256 y01 = finish(_mm256_sub_ps(_mm256_sub_ps(s0[1], s0[2]), s0[3]), ep, ea, eb);
+            __m256 y10 = finish(_mm256_add_ps(_mm256_add_ps(s1[0], s1[1]), s1[2]), ep, ea, eb);
+            __m256 y11 = finish(_mm256_sub_ps(_mm256_sub_ps(s1[1], s1[2]), s1[3]), ep, ea, eb);
+            /* Interleaved: the low half of each pair of vectors is tile row i, the high i + 1. */
+            __m256 lo = _mm256_unpacklo_ps(y00, y01), hi = _mm256_unpackhi_ps(y00, y01);
+            __m256 lo1 = _mm256_unpacklo_ps(y10, y11), hi1 = _mm256_unpackhi_ps(y10, y11);
+            put8((float *)tile_output_row(g, out, K, k, r0 + i, 0), w, _mm256_permute2f128_ps(lo, hi, 0x20), add);
+            put8((float *)tile_output_row(g, out, K, k, r0 + i, 1), w, _mm256_permute2f128_ps(lo1, hi1, 0x20), add);
+            if (second) {
+                put8((float *)tile_output_row(g, out, K, k, r0 + i + 1, 0), w, _mm256_permute2f128_ps(lo, hi, 0x31), add);
+                put8((float *)tile_output_row(g, out, K, k, r0 + i + 1, 1), w, _mm256_permute2f128_ps(lo1, hi1, 0x31), add);
+            }
+        }
+    }
+}
+
+/* out (overwritten, or added to) = A^T M A for each tile of the block, eight tiles of a row
+   at a time, with the epilogue ep applied when it is not null. */
+AVX2 static void transform_output(const geom *g, int K, const float *M, int r0, float *out, int add,
+                                  const wino_epilogue *ep)
+{
+    int tw = g->tw, tp = g->tp, nrows = g->rows, w = g->w, h = g->h;
+    int last = g->batch * g->th;
+    int k, i, j, tx;
+    if (tw <= 4) {
+        transform_output_narrow(g, K, M, r0, out, add, ep);
+        return;
+    }
+    if (r0 + nrows > last) nrows = last - r0;
+    for (k = 0; k < K; ++k) {
+        for (i = 0; i < nrows; ++i) {
+            int r = r0 + i, n = r / g->th, ty = r % g->th;
+            float *row0 = out + ((size_t)n * K + k) * h * w + (size_t)(2 * ty) * w;
+            int second = 2 * ty + 1 < h;
+            const float *m = M + (size_t)k * tp + i * tw;
+            size_t step = (size_t)K * tp;   /* from one xi to the next */
+            __m256 ea = ep ? _mm256_set1_ps(ep->scale[k]) : _mm256_setzero_ps();
+            __m256 eb = ep ? _mm256_set1_ps(ep->shift[k]) : _mm256_setzero_ps();
+            for (tx = 0; tx < tw; tx += 8) {
+                __m256 s0[4], s1[4];
+                /* A^T down the columns of the 4x4 tile, then along the rows. */
+                for (j = 0; j < 4; ++j) {
+                    __m256 a = _mm256_loadu_ps(m + j * step + tx);
+                    __m256 b = _mm256_loadu_ps(m + (4 + j) * step + tx);
+                    __m256 c = _mm256_loadu_ps(m + (8 + j) * step + tx);
+                    __m256 d = _mm256_loadu_ps(m + (12 + j) * step + tx);
+                    s0[j] = _mm256_add_ps(_mm256_add_ps(a, b), c);
+                    s1[j] = _mm256_sub_ps(_mm256_sub_ps(b, c), d);
+                }
+                __m256 y00 = finish(_mm256_add_ps(_mm256_add_ps(s0[0], s0[1]), s0[2]), ep, ea, eb);
+                __m256 y01 = finish(_mm256_sub_ps(_mm256_sub_ps(s0[1], s0[2]), s0[3]), ep, ea, eb);
+                __m256 y10 = finish(_mm256_add_ps(_mm256_add_ps(s1[0], s1[1]), s1[2]), ep, ea, eb);
+                __m256 y11 = finish(_mm256_sub_ps(_mm256_sub_ps(s1[1], s1[2]), s1[3]), ep, ea, eb);
+                /* Interleave the two output columns of each tile. */
+                __m256 lo = _mm256_unpacklo_ps(y00, y01), hi = _mm256_unpackhi_ps(y00, y01);
+                put16(row0 + 2 * tx, 2 * tx, w, _mm256_permute2f128_ps(lo, hi, 0x20),
+                      _mm256_permute2f128_ps(lo, hi, 0x31), add);
+                if (second) {
+                    lo = _mm256_unpacklo_ps(y10, y11);
+                    hi = _mm256_unpackhi_ps(y10, y11);
+                    put16(row0 + w + 2 * tx, 2 * tx, w, _mm256_permute2f128_ps(lo, hi, 0x20),
+                          _mm256_permute2f128_ps(lo, hi, 0x31), add);
+                }
+            }
+        }
+    }
+}
+
+/* ---- the matrix products ---- */
+
+/* M (K x tp) = U (K x C) . V (C x tp), tp a multiple of 16: six (or fewer) rows of M by 16
+   columns in registers at a time. */
+#define UV_KERNEL(KB)                                                                      \
+    do {                                                                                   \
+        __m256 acc0[KB], acc1[KB];                                                         \
+        int kk, c;                                                                         \
+        _Pragma("GCC unroll 6") for (kk = 0; kk < KB; ++kk) {                              \
+            acc0[kk] = _mm256_setzero_ps();                                                \
+            acc1[kk] = _mm256_setzero_ps();                                                \
+        }                                                                                  \
+        for (c = 0; c < C; ++c) {                                                          \
+            __m256 v0 = _mm256_load_ps(V + (size_t)c * tp + t0);                           \
+            __m256 v1 = _mm256_load_ps(V + (size_t)c * tp + t0 + 8);                       \
+            _Pragma("GCC unroll 6") for (kk = 0; kk < KB; ++kk) {                          \
+                __m256 u = _mm256_broadcast_ss(U + (size_t)(k0 + kk) * C + c);             \
+                acc0[kk] = _mm256_fmadd_ps(u, v0, acc0[kk]);                               \
+                acc1[kk] = _mm256_fmadd_ps(u, v1, acc1[kk]);                               \
+            }                                                                              \
+        }                                                                                  \
+        _Pragma("GCC unroll 6") for (kk = 0; kk < KB; ++kk) {                              \
+            _mm256_store_ps(M + (size_t)(k0 + kk) * tp + t0, acc0[kk]);                    \
+            _mm256_store_ps(M + (size_t)(k0 + kk) * tp + t0 + 8, acc1[kk]);                \
+        }                                                                                  \
+    } while (0)
+
+AVX2 static void gemm_uv(int K, int C, int tp, const float *U, const float *V, float *M)
+{
+    int t0, k0;
+    for (t0 = 0; t0 < tp; t0 += 16) {
+        for (k0 = 0; k0 + 6 <= K; k0 += 6) UV_KERNEL(6);
+        switch (K - k0) {
+            case 5: UV_KERNEL(5); break;
+            case 4: UV_KERNEL(4); break;
+            case 3: UV_KERNEL(3); break;
+            case 2: UV_KERNEL(2); break;
+            case 1: UV_KERNEL(1); break;
+        }
+    }
+}
+
+static inline float AVX2 hsum(__m256 v)
+{
+    __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+    s = _mm_add_ps(s, _mm_movehl_ps(s, s));
+    s = _mm_add_ss(s, _mm_movehdup_ps(s));
+    return _mm_cvtss_f32(s);
+}
+
+/* dU (K x C) += D (K x tp) . V (C x tp)^T, where dU keeps eight partial sums per element
+   (dU[(k C + c) 8 + lane], added up once at the end of the pass): four rows of D against
+   three of V at a time, eight tiles per step. */
+#define DV_KERNEL(KB, CB)                                                                  \
+    do {                                                                                   \
+        __m256 acc[KB][CB];                                                                \
+        int kk, cc, t;                                                                     \
+        _Pragma("GCC unroll 4") for (kk = 0; kk < KB; ++kk)                                \
+            _Pragma("GCC unroll 3") for (cc = 0; cc < CB; ++cc)                            \
+                acc[kk][cc] = _mm256_load_ps(dU + ((size_t)(k0 + kk) * C + c0 + cc) * 8);  \
+        for (t = 0; t < tp; t += 8) {                                                      \
+            __m256 v[CB];                                                                  \
+            _Pragma("GCC unroll 3") for (cc = 0; cc < CB; ++cc)                            \
+                v[cc] = _mm256_load_ps(V + (size_t)(c0 + cc) * tp + t);                    \
+            _Pragma("GCC unroll 4") for (kk = 0; kk < KB; ++kk) {                          \
+                __m256 d = _mm256_load_ps(D + (size_t)(k0 + kk) * tp + t);                 \
+                _Pragma("GCC unroll 3") for (cc = 0; cc < CB; ++cc)                        \
+                    acc[kk][cc] = _mm256_fmadd_ps(d, v[cc], acc[kk][cc]);                  \
+            }                                                                              \
+        }                                                                                  \
+        _Pragma("GCC unroll 4") for (kk = 0; kk < KB; ++kk)                                \
+            _Pragma("GCC unroll 3") for (cc = 0; cc < CB; ++cc)                            \
+                _mm256_store_ps(dU + ((size_t)(k0 + kk) * C + c0 + cc) * 8, acc[kk][cc]);  \
+    } while (0)
+
+AVX2 static void gemm_dv(int K, int C, int tp, const float *D, const float *V, float *dU)
+{
+    int k0, c0;
+    for (k0 = 0; k0 + 4 <= K; k0 += 4) {
+        for (c0 = 0; c0 + 3 <= C; c0 += 3) DV_KERNEL(4, 3);
+        for (; c0 < C; ++c0) DV_KERNEL(4, 1);
+    }
+    for (; k0 < K; ++k0) {
+        for (c0 = 0; c0 + 3 <= C; c0 += 3) DV_KERNEL(1, 3);
+        for (; c0 < C; ++c0) DV_KERNEL(1, 1);
+    }
+}
+
+/* sum[i] += the eight partial sums of part[i] */
+AVX2 static void add_partials(size_t n, const float *part, float *sum)
+{
+    size_t i;
+    for (i = 0; i < n; ++i) sum[i] += hsum(_mm256_load_ps(part + i * 8));
+}
+
+/* ---- the three passes ---- */
+
+/* out (+)= conv3x3(in) with transformed filters U[xi][outs][ins]. */
+static void wino_conv(int batch, int ins, int h, int w, int outs, const float *U,
+                      const float *in, float *out, int add, const wino_epilogue *ep)
+{
+    geom g = make_geom(batch, h, w, conv_tiles(ins > outs ? ins : outs));
+    #pragma omp parallel
+    {
+        float *V = xalloc((size_t)NXI * ins * g.tp * sizeof(float));
+        float *M = xalloc((size_t)NXI * outs * g.tp * sizeof(float));
+        int b, xi;
+        #pragma omp for schedule(static)
+        for (b = 0; b < g.blocks; ++b) {
+            transform_input(&g, ins, in, b * g.rows, V);
+            for (xi = 0; xi < NXI; ++xi)
+                gemm_uv(outs, ins, g.tp, U + (size_t)xi * outs * ins, V + (size_t)xi * ins * g.tp,
+                        M + (size_t)xi * outs * g.tp);
+            transform_output(&g, outs, M, b * g.rows, out, add, ep);
+        }
+        free(V);
+        free(M);
+    }
+}
+
+void wino_forward(int batch, int c, int h, int w, int n, const float *weights,
+                  const float *in, float *out, const wino_epilogue *ep)
+{
+    float *U = xalloc((size_t)NXI * n * c * sizeof(float));
+    transform_weights(weights, n, c, 0, U);
+    wino_conv(batch, c, h, w, n, U, in, out, 0, ep);
+    free(U);
+}
+
+void wino_backward_data(int batch, int c, int h, int w, int n, const float *weights,
+                        const float *dout, float *din)
+{
+    float *U = xalloc((size_t)NXI * n * c * sizeof(float));
+    transform_weights(weights, c, n, 1, U);
+    wino_conv(batch, n, h, w, c, U, dout, din, 1, 0);
+    free(U);
+}
+
+/* Weight-gradient blocks are longer: each product sums over the block's tiles, and the
+   horizontal sums at its end are paid once per block. */
+static int wgrad_tiles(int channels)
+{
+    const char *e = getenv("WINO_T");
+    if (e) return atoi(e);
+    return 2 * conv_tiles(channels);
+}
+
+void wino_backward_weights(int batch, int c, int h, int w, int n, const float *in,
+                           const float *dout, float *dweights)
+{
+    geom g = make_geom(batch, h, w, wgrad_tiles(c > n ? c : n));
+    size_t usize = (size_t)NXI * n * c;
+    float *dU = xalloc(usize * sizeof(float));
+    memset(dU, 0, usize * sizeof(float));
+    #pragma omp parallel
+    {
+        float *V = xalloc((size_t)NXI * c * g.tp * sizeof(float));
+        float *D = xalloc((size_t)NXI * n * g.tp * sizeof(float));
+        float *part = xalloc(usize * 8 * sizeof(float));
+        int b, xi;
+        memset(part, 0, usize * 8 * sizeof(float));
+        #pragma omp for schedule(static)
+        for (b = 0; b < g.blocks; ++b) {
+            transform_input(&g, c, in, b * g.rows, V);
+            transform_dout(&g, n, dout, b * g.rows, D);
+            for (xi = 0; xi < NXI; ++xi)
+                gemm_dv(n, c, g.tp, D + (size_t)xi * n * g.tp, V + (size_t)xi * c * g.tp,
+                        part + (size_t)xi * n * c * 8);
+        }
+        #pragma omp critical
+        add_partials(usize, part, dU);
+        free(V);
+        free(D);
+        free(part);
+    }
+    /* dW = G^T dU G, added. */
+    int o, i2, a, b2;
+    for (o = 0; o < n; ++o) {
+        for (i2 = 0; i2 < c; ++i2) {
+            float x[4][4], t[3][4];
+            for (a = 0; a < 4; ++a)
+                for (b2 = 0; b2 < 4; ++b2) x[a][b2] = dU[((size_t)(a * 4 + b2) * n + o) * c + i2];
+            for (b2 = 0; b2 < 4; ++b2) {
+                t[0][b2] = x[0][b2] + .5f * (x[1][b2] + x[2][b2]);
+                t[1][b2] = .5f * (x[1][b2] - x[2][b2]);
+                t[2][b2] = .5f * (x[1][b2] + x[2][b2]) + x[3][b2];
+            }
+            float *dw = dweights + ((size_t)o * c + i2) * 9;
+            for (a = 0; a < 3; ++a) {
+                dw[a * 3 + 0] += t[a][0] + .5f * (t[a][1] + t[a][2]);
+                dw[a * 3 + 1] += .5f * (t[a][1] - t[a][2]);
+                dw[a * 3 + 2] += .5f * (t[a][1] + t[a][2]) + t[a][3];
+            }
+        }
+    }
+    free(dU);
+}
+
+#endif /* DNNL && __x86_64__ */
