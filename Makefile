@@ -58,7 +58,7 @@ endif
 gpu-build: $(DNSTAMP)
 	@$(MAKE) --no-print-directory -f mk/build.mk GPU=1 CUDNN=1 OPENCV=1 OPENMP=1 OPENBLAS=1 VARIANT=gpu-cudnn
 
-test: test-build
+test: darknet test-build
 	@$(MAKE) --no-print-directory -f tests/tests.mk run
 
 demo:
