@@ -1,5 +1,5 @@
 # RICASSO for Darknet: builds ./darknet from the pinned Debian source package of pjreddie's
-# Darknet, patched by darknet-patches/series, with the layer types of src/layers compiled in.
+# Darknet, patched by darknet-patches/series, with the project's src/ (plugin registry, layers, data, ood, accel) compiled in.
 #
 #   make                 CPU build (OpenMP, OpenCV, OpenBLAS) -> ./darknet
 #   make GPU=1 CUDNN=1   CUDA 13 + cuDNN 9 build             -> ./darknet
@@ -47,7 +47,7 @@ $(DNSTAMP): $(CACHE)/.verified $(PATCHES) scripts/prepare-darknet
 
 # The test build keeps IEEE semantics (no -ffast-math) so that NaN and Inf checks hold.
 # With libdnnl-dev installed there is a second one with DNNL=1 (build/test-dnnl), against
-# which tests/test_dnnl.c compares the oneDNN convolutions with Darknet's own.
+# which tests/accel/test_dnnl.c compares the oneDNN convolutions with Darknet's own.
 HAVE_DNNL := $(shell dpkg -s libdnnl-dev >/dev/null 2>&1 && echo 1)
 test-build: $(DNSTAMP)
 	@$(MAKE) --no-print-directory -f mk/build.mk GPU=0 CUDNN=0 OPENCV=1 OPENMP=1 OPENBLAS=1 VARIANT=test OPTS="-O2 -g -fno-fast-math"

@@ -24,7 +24,10 @@ ARCH    ?= -gencode arch=compute_75,code=sm_75 -gencode arch=compute_80,code=sm_
 CC      := gcc
 CXX     := g++ -std=c++11
 NVCC    := $(CUDA)/bin/nvcc
-CPPFLAGS:= -I$(DN)/include -I$(DN)/src -Isrc/layers -MMD -MP
+# The project's folders (src/README.md): each is on the include path, so Darknet's patches and
+# our sources name a header by its file name alone.
+SRCDIRS := plugin layers data ood accel
+CPPFLAGS:= -I$(DN)/include -I$(DN)/src $(addprefix -Isrc/,$(SRCDIRS)) -MMD -MP
 CFLAGS  := -Wall -Wno-unused-result -Wno-unknown-pragmas -Wfatal-errors -fPIC $(OPTS)
 LDLIBS  := -lm -pthread
 # Our own sources must be warning-clean; Darknet's are compiled as upstream has them.
@@ -67,17 +70,17 @@ DN_CU   := convolutional_kernels deconvolutional_kernels activation_kernels im2c
            col2im_kernels blas_kernels crop_layer_kernels dropout_layer_kernels \
            maxpool_layer_kernels avgpool_layer_kernels
 
-LAYER_C := $(wildcard src/layers/*.c)
-LAYER_CU:= $(wildcard src/layers/*.cu)
+OUR_C   := $(foreach d,$(SRCDIRS),$(wildcard src/$(d)/*.c))
+OUR_CU  := $(foreach d,$(SRCDIRS),$(wildcard src/$(d)/*.cu))
 # C++ sources of ours use OpenCV directly; they are built only with OPENCV=1.
-LAYER_CPP:= $(if $(filter 1,$(OPENCV)),$(wildcard src/layers/*.cpp))
+OUR_CPP := $(if $(filter 1,$(OPENCV)),$(foreach d,$(SRCDIRS),$(wildcard src/$(d)/*.cpp)))
 
 OBJS    := $(addprefix $(OUT)/dn/,$(addsuffix .o,$(DN_LIB))) \
-           $(patsubst src/layers/%.c,$(OUT)/layers/%.o,$(LAYER_C)) \
-           $(patsubst src/layers/%.cpp,$(OUT)/layers/%.cpp.o,$(LAYER_CPP))
+           $(patsubst src/%.c,$(OUT)/src/%.o,$(OUR_C)) \
+           $(patsubst src/%.cpp,$(OUT)/src/%.cpp.o,$(OUR_CPP))
 ifeq ($(GPU),1)
 OBJS    += $(addprefix $(OUT)/dn/,$(addsuffix .o,$(DN_CU))) \
-           $(patsubst src/layers/%.cu,$(OUT)/layers/%.cu.o,$(LAYER_CU))
+           $(patsubst src/%.cu,$(OUT)/src/%.cu.o,$(OUR_CU))
 endif
 EXEOBJS := $(addprefix $(OUT)/dn/,$(addsuffix .o,$(DN_EXE)))
 
@@ -105,17 +108,20 @@ $(OUT)/dn/%.o: $(DN)/examples/%.c build/darknet.stamp | $(OUT)/dn
 $(OUT)/dn/%.o: $(DN)/src/%.cu build/darknet.stamp | $(OUT)/dn
 	@echo "  NVCC   $<"
 	@$(NVCC) $(ARCH) $(filter-out -MMD -MP,$(CPPFLAGS)) --compiler-options "$(CFLAGS)" -c $< -o $@
-$(OUT)/layers/%.o: src/layers/%.c build/darknet.stamp | $(OUT)/layers
+$(OUT)/src/%.o: src/%.c build/darknet.stamp
+	@mkdir -p $(@D)
 	@echo "  CC     $<"
 	@$(CC) $(CPPFLAGS) $(CFLAGS) $(LAYER_WARN) -c $< -o $@
-$(OUT)/layers/%.cpp.o: src/layers/%.cpp build/darknet.stamp | $(OUT)/layers
+$(OUT)/src/%.cpp.o: src/%.cpp build/darknet.stamp
+	@mkdir -p $(@D)
 	@echo "  CXX    $<"
 	@$(CXX) $(CPPFLAGS) $(CFLAGS) $(filter-out -Werror=implicit-function-declaration,$(LAYER_WARN)) -c $< -o $@
-$(OUT)/layers/%.cu.o: src/layers/%.cu build/darknet.stamp | $(OUT)/layers
+$(OUT)/src/%.cu.o: src/%.cu build/darknet.stamp
+	@mkdir -p $(@D)
 	@echo "  NVCC   $<"
 	@$(NVCC) $(ARCH) $(filter-out -MMD -MP,$(CPPFLAGS)) --compiler-options "$(CFLAGS)" -c $< -o $@
 
-$(OUT)/dn $(OUT)/layers:
+$(OUT)/dn:
 	@mkdir -p $@
 
--include $(wildcard $(OUT)/dn/*.d $(OUT)/layers/*.d)
+-include $(wildcard $(OUT)/dn/*.d $(OUT)/src/*/*.d)

@@ -1,6 +1,6 @@
 #!/bin/bash
 # Runs the test suite: the test programs given as arguments (built by tests/tests.mk), every
-# tests/test_*.sh, and the GPU build check. Each test prints "PASS name" / "FAIL name: why"
+# tests/*/test_*.sh, and the GPU build check. Each test prints "PASS name" / "FAIL name: why"
 # lines and ends with "@@ counts P F"; this script adds those up.
 #
 # A test that exits non-zero, dies on a signal, times out, is missing, or ends without its
@@ -66,7 +66,7 @@ for bin in "$@"; do
     run_test "$name" "$C_LIMIT" "$bin"
 done
 
-for sh in tests/test_*.sh; do
+for sh in tests/*/test_*.sh; do
     [ -e "$sh" ] || continue
     run_test "$(basename "$sh" .sh)" "$SH_LIMIT" bash "$sh"
 done

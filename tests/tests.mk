@@ -1,12 +1,17 @@
 # The test suite; called by the top Makefile as `make -f tests/tests.mk run` after test-build.
 #
-# Every tests/test_*.c is one program and every tests/tool_*.c one helper program (used by
-# the shell tests; never run as a test). Both link tests/harness.c and tests/gradcheck.c
-# against build/test/libdarknet.a (the -O2 -fno-fast-math build) into build/tests/.
-# tests/run.sh then runs each test program and each tests/test_*.sh, checks the GPU build
-# when nvcc is there, and prints the one final line "N passed, N failed".
+# tests/ mirrors src/ (tests/layers, tests/ood, tests/plugin, tests/accel), plus tests/e2e
+# (whole cfgs trained through ./darknet), tests/scripts (the scripts/ tools), tests/lib (the
+# harness, the gradient checker and the shell helpers every test shares) and tests/tools
+# (helper programs for the shell tests; never run as tests).
 #
-# tests/test_dnnl.c is the exception: it compares the oneDNN convolutions with Darknet's own
+# Every tests/*/test_*.c is one program and every tests/tools/tool_*.c one helper program.
+# Both link tests/lib/harness.c and tests/lib/gradcheck.c against build/test/libdarknet.a (the
+# -O2 -fno-fast-math build) into build/tests/ (one flat folder: the shell tests find the tools
+# there by name). tests/run.sh then runs each test program and each tests/*/test_*.sh, checks
+# the GPU build when nvcc is there, and prints the one final line "N passed, N failed".
+#
+# tests/accel/test_dnnl.c is the exception: it compares the oneDNN convolutions with Darknet's own
 # and links build/test-dnnl/libdarknet.a (the same test build with DNNL=1, made by the top
 # Makefile when libdnnl-dev is installed). Without libdnnl-dev it is neither built nor run,
 # and counts nothing either way.
@@ -19,7 +24,8 @@ CUDA    ?= /usr/local/cuda
 CC      := gcc
 # -MMD: a test object is rebuilt when darknet.h or a layer header changes (a patch that
 # changes struct layer must not leave tests compiled against the old layout).
-CPPFLAGS:= -I$(DN)/include -I$(DN)/src -Isrc/layers -Itests -DCBLAS -DOPENCV -MMD -MP \
+SRCDIRS := plugin layers data ood accel
+CPPFLAGS:= -I$(DN)/include -I$(DN)/src $(addprefix -Isrc/,$(SRCDIRS)) -Itests/lib -DCBLAS -DOPENCV -MMD -MP \
            $(shell pkg-config --cflags openblas 2>/dev/null) $(shell pkg-config --cflags opencv4 2>/dev/null)
 CFLAGS  := -O2 -g -fno-fast-math -fopenmp -Wall -Wextra -Wno-unused-parameter \
            -Wno-unknown-pragmas -Werror=implicit-function-declaration
@@ -30,10 +36,10 @@ HAVE_DNNL:= $(shell dpkg -s libdnnl-dev >/dev/null 2>&1 && echo 1)
 DNNL_LIB := build/test-dnnl/libdarknet.a
 DNNL_TEST:= $(if $(HAVE_DNNL),$(OUT)/test_dnnl)
 
-TEST_SRC := $(filter-out tests/test_dnnl.c,$(sort $(wildcard tests/test_*.c)))
-TOOL_SRC := $(sort $(wildcard tests/tool_*.c))
-TESTS    := $(patsubst tests/%.c,$(OUT)/%,$(TEST_SRC))
-TOOLS    := $(patsubst tests/%.c,$(OUT)/%,$(TOOL_SRC))
+TEST_SRC := $(filter-out tests/accel/test_dnnl.c,$(sort $(wildcard tests/*/test_*.c)))
+TOOL_SRC := $(sort $(wildcard tests/tools/tool_*.c))
+TESTS    := $(addprefix $(OUT)/,$(basename $(notdir $(TEST_SRC))))
+TOOLS    := $(addprefix $(OUT)/,$(basename $(notdir $(TOOL_SRC))))
 COMMON   := $(OUT)/harness.o $(OUT)/gradcheck.o
 
 .PHONY: run build
@@ -45,7 +51,10 @@ run:
 
 build: $(TESTS) $(TOOLS) $(DNNL_TEST)
 
-$(OUT)/%.o: tests/%.c | $(OUT)
+# Test programs and tools are named uniquely across the folders; vpath finds each source.
+vpath %.c tests/lib tests/tools $(sort $(dir $(TEST_SRC)))
+
+$(OUT)/%.o: %.c | $(OUT)
 	@echo "  CC     $<"
 	@$(CC) $(CPPFLAGS) $(CFLAGS) -c $< -o $@
 
@@ -54,7 +63,7 @@ $(OUT)/%: $(OUT)/%.o $(COMMON) $(LIB)
 	@$(CC) $(CFLAGS) $^ -o $@ $(LDLIBS)
 
 # The oneDNN comparison: its own object (compiled with -DDNNL) and library.
-$(OUT)/test_dnnl.o: tests/test_dnnl.c | $(OUT)
+$(OUT)/test_dnnl.o: tests/accel/test_dnnl.c | $(OUT)
 	@echo "  CC     $<"
 	@$(CC) $(CPPFLAGS) -DDNNL $(CFLAGS) -c $< -o $@
 

@@ -1,5 +1,7 @@
 /* [mixdata] layer and its batch loader: see mixdata_layer.h for the batch layout.
  *
+ * The sampler and the batch loader are in src/data (class_sampler, pair_loader).
+ *
  * Glossary: B rows, P pairs, X = inputs per row (h*w*c), C classes, N training images.
  */
 #include "mixdata_layer.h"
@@ -11,24 +13,16 @@
 #include "blas.h"
 #include "cfg_keys.h"
 #include "data.h"
+#include "pair_loader.h"
 #include "rng_util.h"
 #ifdef GPU
 #include "cuda.h"
 #endif
 
-/* Class-reversed sampler over the whole training list. */
-typedef struct {
-    int ready;
-    int n;              /* N training images */
-    int classes;        /* C */
-    int *class_start;   /* [C+1] offsets into class_images */
-    int *class_images;  /* [N] image indices grouped by class */
-    double *class_cdf;  /* [C] cumulative P(class c) with P(c) proportional to 1/n_c, n_c > 0 */
-} mix_sampler;
-
 typedef struct {
     mix_pairing pairing;
-    mix_sampler sampler;
+    class_sampler sampler;
+    pair_layout layout;     /* what the batch loader reads; points at sampler */
     float alpha, cutmix_alpha;
     int mixup, cutmix, reversed;
 } mixdata_state;
@@ -105,9 +99,7 @@ void free_mixdata_layer(layer *l)
     free(st->pairing.mixup_lambda);
     free(st->pairing.cutmix_lambda);
     free(st->pairing.cutmix_box);
-    free(st->sampler.class_start);
-    free(st->sampler.class_images);
-    free(st->sampler.class_cdf);
+    class_sampler_free(&st->sampler);
     free(st);
 }
 
@@ -227,121 +219,45 @@ const mix_pairing *mixdata_find_pairing(const network *net)
     return 0;
 }
 
-/* ---- class-reversed sampler and batch loader ---- */
+/* ---- the training batch: class_sampler and pair_loader of src/data ---- */
 
 void mixdata_set_train_stats(layer l, network *net, const int *path_class, int n,
                              const int *counts, int classes)
 {
     mixdata_state *st = l.plugin_state;
-    mix_sampler *s = &st->sampler;
-    int c, i, nonempty = 0;
-    double total = 0, acc = 0;
-    free(s->class_start);
-    free(s->class_images);
-    free(s->class_cdf);
-    s->n = n;
-    s->classes = classes;
-    s->class_start = calloc(classes + 1, sizeof(int));
-    s->class_images = calloc(n, sizeof(int));
-    s->class_cdf = calloc(classes, sizeof(double));
-    for (c = 0; c < classes; ++c) s->class_start[c + 1] = s->class_start[c] + counts[c];
-    {
-        int *fill = calloc(classes, sizeof(int));
-        for (i = 0; i < n; ++i) {
-            c = path_class[i];
-            s->class_images[s->class_start[c] + fill[c]++] = i;
-        }
-        free(fill);
-    }
-    for (c = 0; c < classes; ++c)
-        if (counts[c] > 0) { total += 1.0 / counts[c]; ++nonempty; }
-    for (c = 0; c < classes; ++c) {
-        if (counts[c] > 0) acc += 1.0 / counts[c] / total;
-        s->class_cdf[c] = acc;
-    }
-    s->ready = 1;
+    int c, nonempty = 0;
+    class_sampler_init(&st->sampler, path_class, n, counts, classes);
+    for (c = 0; c < classes; ++c) nonempty += counts[c] > 0;
     printf("[mixdata] %d pairs per batch of %d; %s sampling over %d images, %d classes",
            st->pairing.pairs, st->pairing.rows, st->reversed ? "class-reversed" : "instance", n, nonempty);
     if (st->reversed) {
         printf("; P(class) for reversed rows:");
-        for (c = 0; c < classes; ++c)
-            printf(" %.3f", counts[c] > 0 ? 1.0 / counts[c] / total : 0.0);
+        for (c = 0; c < classes; ++c) printf(" %.3f", class_sampler_reversed_p(&st->sampler, c));
     }
     printf("\n");
 }
 
 int mixdata_draw(layer l, int reversed)
 {
-    const mix_sampler *s = &((mixdata_state *)l.plugin_state)->sampler;
-    int lo = 0, hi, c;
-    double u;
+    const class_sampler *s = &((mixdata_state *)l.plugin_state)->sampler;
     if (!s->ready) {
         fprintf(stderr, "darknet: error: [mixdata] sampler used before the training statistics were set\n");
         exit(1);
     }
-    if (!reversed) return rng_int(s->n);
-    /* Class by inverse CDF (first c with cdf[c] > u), then an image of c uniformly. */
-    u = rng_uniform_open() * s->class_cdf[s->classes - 1];
-    hi = s->classes - 1;
-    while (lo < hi) {
-        int mid = (lo + hi) / 2;
-        if (s->class_cdf[mid] > u) hi = mid;
-        else lo = mid + 1;
-    }
-    c = lo;
-    return s->class_images[s->class_start[c] + rng_int(s->class_start[c + 1] - s->class_start[c])];
+    return class_sampler_draw(s, reversed);
 }
 
 data mixdata_load_batch(load_args a)
 {
-    layer *lp = a.loader_state;
-    mixdata_state *st = lp->plugin_state;
-    const int B = st->pairing.rows, P = st->pairing.pairs;
-    const int chunks = a.n / B, nload = chunks * 2 * P;
-    char **paths = calloc(nload, sizeof(char *));
-    data d = {0};
-    matrix X, Y;
-    int ch, p, r, k = 0;
-    for (ch = 0; ch < chunks; ++ch) {
-        for (p = 0; p < P; ++p) paths[ch * 2 * P + p] = a.paths[mixdata_draw(*lp, 0)];
-        for (p = 0; p < P; ++p) paths[ch * 2 * P + P + p] = a.paths[mixdata_draw(*lp, st->reversed)];
-    }
-    X = load_image_augment_paths_ex(paths, nload, a.min, a.max, a.size, a.angle, a.aspect, a.hue,
-                                    a.saturation, a.exposure, a.center, a.padcrop, a.padcrop_px, a.noflip);
-    Y = load_labels_paths(paths, nload, a.labels, a.classes, a.hierarchy);
-    d.shallow = 0;
-    d.w = a.size;
-    d.h = a.size;
-    d.X.rows = d.y.rows = a.n;
-    d.X.cols = X.cols;
-    d.y.cols = Y.cols;
-    d.X.vals = calloc(a.n, sizeof(float *));
-    d.y.vals = calloc(a.n, sizeof(float *));
-    /* Rows [0, 2P) of each chunk come from the loaded images; the mixed slots stay zero and
-       are written by the layer's forward pass. */
-    for (ch = 0; ch < chunks; ++ch)
-        for (r = 0; r < B; ++r) {
-            const int row = ch * B + r;
-            if (r < 2 * P) {
-                d.X.vals[row] = X.vals[k];
-                d.y.vals[row] = Y.vals[k];
-                ++k;
-            } else {
-                d.X.vals[row] = calloc(X.cols, sizeof(float));
-                d.y.vals[row] = calloc(Y.cols, sizeof(float));
-            }
-        }
-    free(X.vals);
-    free(Y.vals);
-    free(paths);
-    return d;
+    const layer *lp = a.loader_state;
+    return pair_batch_load(a, &((mixdata_state *)lp->plugin_state)->layout);
 }
 
 int mixdata_setup_loader(layer l, network *net, load_args *args)
 {
     mixdata_state *st = l.plugin_state;
     const int B = st->pairing.rows;
-    int chunks, t;
+    int i;
     if (!st->sampler.ready) {
         fprintf(stderr, "darknet: error: [mixdata] needs the training statistics (class of every image) before loading\n");
         exit(1);
@@ -350,20 +266,16 @@ int mixdata_setup_loader(layer l, network *net, load_args *args)
         fprintf(stderr, "darknet: error: [mixdata] loads %d images per step, not a multiple of its batch %d\n", args->n, B);
         exit(1);
     }
-    /* The loader threads split args->n rows evenly; each must get whole batches. */
-    chunks = args->n / B;
-    t = args->threads < chunks ? args->threads : chunks;
-    if (t < 1) t = 1;
-    while (chunks % t) --t;
-    args->threads = t;
+    st->layout.rows = B;
+    st->layout.pairs = st->pairing.pairs;
+    st->layout.reversed = st->reversed;
+    st->layout.sampler = &st->sampler;
+    args->threads = pair_loader_threads(args->n, B, args->threads);
     args->type = PLUGIN_DATA;
     args->loader = mixdata_load_batch;
     /* The layer lives in net->layers for the whole run: its address is stable. */
-    {
-        int i;
-        for (i = 0; i < net->n; ++i)
-            if (net->layers[i].plugin_state == l.plugin_state) args->loader_state = &net->layers[i];
-    }
+    for (i = 0; i < net->n; ++i)
+        if (net->layers[i].plugin_state == l.plugin_state) args->loader_state = &net->layers[i];
     return 1;
 }
 

@@ -1,0 +1,37 @@
+/* Winograd F(2x2, 3x3) convolutions for DNNL builds on x86-64 CPUs with AVX2 and FMA
+ * (src/accel/conv_winograd.c), used by conv_accel_dnnl.c for 3x3 convolutions with stride
+ * 1, padding 1 and one group: the bulk of a ResNet's work. oneDNN 2.6 has Winograd kernels
+ * only for AVX-512; its direct kernels already run near the FMA peak of an AVX2 core, so
+ * doing 2.25 times fewer multiplications is what is left to gain there.
+ *
+ * Every tensor is in Darknet's layout: activations [batch][channels][h][w] (output size =
+ * input size), weights [out][in][3][3].
+ *
+ *   wino_forward:          out  = W (*) in          (out overwritten; with an epilogue,
+ *                                                    act(scale[k] (W (*) in) + shift[k]))
+ *   wino_backward_data:    din += W^T (*) dout
+ *   wino_backward_weights: dW  += dout (*) in
+ *
+ * The results are those of the direct convolution up to float rounding (the transforms
+ * only add, subtract and halve). wino_usable says whether this CPU can run them.
+ */
+#ifndef CONV_WINOGRAD_H
+#define CONV_WINOGRAD_H
+
+/* Applied to each output value of filter k as it is written (inference: a folded batch norm
+   or bias, and the activation). */
+enum { WINO_LINEAR, WINO_RELU, WINO_LEAKY };
+typedef struct {
+    const float *scale, *shift;     /* [n] */
+    int act;                        /* WINO_LINEAR, WINO_RELU (max(y, 0)) or WINO_LEAKY */
+} wino_epilogue;
+
+int wino_usable(void);
+void wino_forward(int batch, int c, int h, int w, int n, const float *weights,
+                  const float *in, float *out, const wino_epilogue *ep);
+void wino_backward_data(int batch, int c, int h, int w, int n, const float *weights,
+                        const float *dout, float *din);
+void wino_backward_weights(int batch, int c, int h, int w, int n, const float *in,
+                           const float *dout, float *dweights);
+
+#endif
