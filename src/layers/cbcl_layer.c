@@ -4,44 +4,20 @@
  */
 #include "cbcl_layer.h"
 
-#include <float.h>
-#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "cfg_keys.h"
 #include "layer_util.h"
 #include "mixdata_layer.h"
+#include "ricasso_kernels.h"
 #ifdef GPU
 #include "cuda.h"
 #endif
 
-#define MAX_EXPERTS 16
-
-double cbcl_ratio(double A, double B, double e0, double e1, double *dA, double *dB)
-{
-    /* Scale numerator and denominator by e^-m, m = max(A, B) >= 0 (A, B >= 0 here). */
-    const double m = A > B ? A : B;
-    const double ea = exp(A - m), eb = exp(B - m), s = exp(-m);
-    const double num = ea - eb + e0 * s, den = ea + eb + e1 * s;
-    /* dL/dA = e^A (D - N) / D^2, dL/dB = -e^B (D + N) / D^2, in the same scaled units, with
-       D - N and D + N expanded so no nearly equal numbers are subtracted when saturated. */
-    if (dA) *dA = ea * (2 * eb + (e1 - e0) * s) / (den * den);
-    if (dB) *dB = -eb * (2 * ea + (e0 + e1) * s) / (den * den);
-    return num / den;
-}
-
-static float sqdist(const float *a, const float *b, int n)
-{
-    double s = 0;
-    int i;
-    for (i = 0; i < n; ++i) s += (double)(a[i] - b[i]) * (a[i] - b[i]);
-    return (float)s;
-}
-
 layer parse_cbcl_layer(list *options, plugin_params p)
 {
-    layer l = {0};
+    layer l;
     cbcl_state *st = calloc(1, sizeof(cbcl_state));
     int feats[MAX_EXPERTS], logits[MAX_EXPERTS], K, K2, k, D, C;
     K = cfg_layer_list(options, &p, "features", feats, MAX_EXPERTS);
@@ -74,20 +50,14 @@ layer parse_cbcl_layer(list *options, plugin_params p)
     st->started = calloc(C, sizeof(int));
     st->row_w = calloc(K * p.batch, sizeof(float));
     st->row_class = calloc(p.batch, sizeof(int));
+    st->row_prob = calloc(C, sizeof(float));
     st->dplus = calloc(K, sizeof(float));
     st->dminus = calloc(K, sizeof(float));
     st->loss = calloc(K, sizeof(float));
     st->dL_dplus = calloc(K, sizeof(float));
     st->dL_dminus = calloc(K, sizeof(float));
 
-    /* A loss-only layer: one dummy output per row, so the layers after it see a shape. */
-    l.batch = p.batch;
-    l.inputs = p.inputs;
-    l.outputs = 1;
-    l.out_w = l.out_h = l.out_c = 1;
-    l.output = calloc(p.batch, sizeof(float));
-    l.delta = calloc(p.batch, sizeof(float));
-    l.cost = calloc(1, sizeof(float));
+    l = make_loss_layer(p.batch, p.inputs, 1);
     l.nweights = K * C * D;
     l.plugin_state = st;
     l.forward = forward_cbcl_layer;
@@ -98,8 +68,6 @@ layer parse_cbcl_layer(list *options, plugin_params p)
         l.forward_gpu = forward_cbcl_layer_gpu;
         l.backward_gpu = backward_cbcl_layer_gpu;
         l.update_gpu = update_cbcl_layer;
-        l.output_gpu = cuda_make_array(l.output, p.batch);
-        l.delta_gpu = cuda_make_array(l.delta, p.batch);
     }
 #endif
     fprintf(stderr, "cbcl              %d experts, %d-d features, %d classes, lambda %g, g0 %g g1 %g e0 %g e1 %g\n",
@@ -118,6 +86,7 @@ void free_cbcl_layer(layer *l)
     free(st->started);
     free(st->row_w);
     free(st->row_class);
+    free(st->row_prob);
     free(st->dplus);
     free(st->dminus);
     free(st->loss);
@@ -147,58 +116,35 @@ static void start_centers(cbcl_state *st, const network *net, int B)
     }
 }
 
+/* The mixed blocks of the pairing, as vbl_forward reads them: row0 [2]. */
+static void mixed_blocks(const mix_pairing *pr, int *row0)
+{
+    row0[0] = pr->mixup_row0;
+    row0[1] = pr->cutmix_row0;
+}
+
 void forward_cbcl_layer(layer l, network net)
 {
     cbcl_state *st = l.plugin_state;
     const int B = l.batch, C = st->C, D = st->D, K = st->K;
     const mix_pairing *pr = mixdata_find_pairing(&net);
     const int mixing = pr && pr->active;
-    float q[4096];
-    float *qrow = C <= 4096 ? q : malloc(C * sizeof(float));
-    int b, c, k, p, n_id, n_mix = 0;
+    int k, row0[2], n_id, n_mix = 0;
     l.cost[0] = 0;
-    if (!net.train || !net.truth) {
-        if (qrow != q) free(qrow);
-        return;
-    }
+    if (!net.train || !net.truth) return;
     n_id = id_rows(&net, B, C, st->row_class);
     start_centers(st, &net, B);
-    if (mixing) n_mix = pr->pairs * ((pr->mixup_row0 >= 0) + (pr->cutmix_row0 >= 0));
+    if (mixing) {
+        n_mix = pr->pairs * ((pr->mixup_row0 >= 0) + (pr->cutmix_row0 >= 0));
+        mixed_blocks(pr, row0);
+    }
     for (k = 0; k < K; ++k) {
         const float *z = net.layers[st->features[k]].output; /* [B, D] */
         const float *v = net.layers[st->logits[k]].output;   /* [B, C] */
-        float *w = st->row_w + k * B;                        /* [B] */
-        double dplus = 0, dminus = 0, dA, dB;
-        /* DEC: dual-entropy weighted pull of the ID rows to their class centers. */
-        for (b = 0; b < B; ++b) {
-            const int y = st->row_class[b];
-            double we = 0;
-            w[b] = 0;
-            if (y < 0) continue;
-            softmax_row(v + b * C, C, qrow);
-            for (c = 0; c < C; ++c) {
-                const double qc = qrow[c] > FLT_MIN ? qrow[c] : FLT_MIN;
-                we -= (qrow[c] + (c == y)) * log(qc);
-            }
-            w[b] = (float)we;
-            dplus += we * sqdist(z + b * D, st->centers + (k * C + y) * D, D);
-        }
-        dplus = n_id ? 0.5 * dplus / n_id : 0;
-        /* VBL: push the mixed rows' features away from both source features. */
-        if (mixing) {
-            for (p = 0; p < pr->pairs; ++p) {
-                const float *zi = z + p * D, *zj = z + (pr->pairs + p) * D;
-                if (pr->mixup_row0 >= 0) {
-                    const float *zr = z + (pr->mixup_row0 + p) * D;
-                    dminus += sqdist(zi, zr, D) + sqdist(zj, zr, D);
-                }
-                if (pr->cutmix_row0 >= 0) {
-                    const float *zr = z + (pr->cutmix_row0 + p) * D;
-                    dminus += sqdist(zi, zr, D) + sqdist(zj, zr, D);
-                }
-            }
-            dminus /= n_mix;
-        }
+        double dplus, dminus = 0, dA, dB;
+        dplus = dec_forward(st->row_w + k * B, st->row_prob, z, v, st->centers + k * C * D,
+                            st->row_class, n_id, B, D, C);
+        if (mixing) dminus = vbl_forward(z, row0, 2, pr->pairs, D) / n_mix;
         st->dplus[k] = (float)dplus;
         st->dminus[k] = (float)dminus;
         st->loss[k] = (float)cbcl_ratio(st->g0 * dplus, st->g1 * dminus, st->e0, st->e1, &dA, &dB);
@@ -208,7 +154,6 @@ void forward_cbcl_layer(layer l, network net)
     }
     st->n_id = n_id;
     st->n_mix = n_mix;
-    if (qrow != q) free(qrow);
 }
 
 /* Deltas are -B * lambda * dL/dz (Darknet's convention, see the header). */
@@ -218,46 +163,17 @@ void backward_cbcl_layer(layer l, network net)
     const int B = l.batch, C = st->C, D = st->D, K = st->K;
     const mix_pairing *pr = mixdata_find_pairing(&net);
     const float s = B * st->lambda;
-    int b, k, d, p;
+    int k, row0[2];
     if (!net.train || !net.truth) return;
     for (k = 0; k < K; ++k) {
-        const float *z = net.layers[st->features[k]].output;
-        float *dz = net.layers[st->features[k]].delta;
-        const float *w = st->row_w + k * B;
-        /* d(d+)/dz_i = w_i (z_i - c_y) / n_id ; d(d+)/dc_y = -sum_i w_i (z_i - c_y) / n_id */
-        if (st->n_id) {
-            const float gp = s * st->dL_dplus[k] / st->n_id;
-            for (b = 0; b < B; ++b) {
-                const int y = st->row_class[b];
-                const float *cy;
-                float *cu;
-                if (y < 0) continue;
-                cy = st->centers + (k * C + y) * D;
-                cu = st->center_updates + (k * C + y) * D;
-                for (d = 0; d < D; ++d) {
-                    const float g = gp * w[b] * (z[b * D + d] - cy[d]);
-                    dz[b * D + d] -= g;
-                    cu[d] += g;
-                }
-            }
-        }
-        /* d(d-)/dz_r = -2 (z_i - z_r) - 2 (z_j - z_r), d(d-)/dz_i = 2 (z_i - z_r), per n_mix */
+        const float *z = net.layers[st->features[k]].output; /* [B, D] */
+        float *dz = net.layers[st->features[k]].delta;       /* [B, D] */
+        if (st->n_id)
+            dec_backward(dz, st->center_updates + k * C * D, z, st->centers + k * C * D,
+                         st->row_w + k * B, st->row_class, s * st->dL_dplus[k] / st->n_id, B, D);
         if (st->n_mix && pr && pr->active) {
-            const float gm = 2 * s * st->dL_dminus[k] / st->n_mix;
-            int pass;
-            for (pass = 0; pass < 2; ++pass) {
-                const int row0 = pass == 0 ? pr->mixup_row0 : pr->cutmix_row0;
-                if (row0 < 0) continue;
-                for (p = 0; p < pr->pairs; ++p) {
-                    const int i = p, j = pr->pairs + p, r = row0 + p;
-                    for (d = 0; d < D; ++d) {
-                        const float ai = z[i * D + d] - z[r * D + d], aj = z[j * D + d] - z[r * D + d];
-                        dz[i * D + d] -= gm * ai;
-                        dz[j * D + d] -= gm * aj;
-                        dz[r * D + d] += gm * (ai + aj);
-                    }
-                }
-            }
+            mixed_blocks(pr, row0);
+            vbl_backward(dz, z, row0, 2, pr->pairs, D, 2 * s * st->dL_dminus[k] / st->n_mix);
         }
     }
 }

@@ -32,6 +32,7 @@
 #define CBCL_LAYER_H
 
 #include "layer_registry.h"
+#include "ricasso_kernels.h"   /* cbcl_ratio and the DEC, VBL kernels */
 
 typedef struct cbcl_state {
     int K, C, D;
@@ -43,6 +44,7 @@ typedef struct cbcl_state {
     int *started;        /* [C] 1 once the class's centers hold a value */
     float *row_w;        /* [K, B] dual-entropy weight of each ID row (0 for other rows) */
     int *row_class;      /* [B] class of each ID row, -1 for the others */
+    float *row_prob;     /* [C] scratch: softmax of one row's logits */
     int n_id, n_mix;     /* ID rows and mixed rows of the last forward */
     float *dplus;        /* [K] d+ of the last forward */
     float *dminus;       /* [K] d- of the last forward */
@@ -58,8 +60,6 @@ void update_cbcl_layer(layer l, update_args a);
 void free_cbcl_layer(layer *l);
 void save_cbcl_weights(layer l, FILE *fp);
 void load_cbcl_weights(layer l, FILE *fp);
-/* L = (e^A - e^B + e0) / (e^A + e^B + e1) and its partial derivatives, overflow-free. */
-double cbcl_ratio(double A, double B, double e0, double e1, double *dA, double *dB);
 #ifdef GPU
 void forward_cbcl_layer_gpu(layer l, network net);
 void backward_cbcl_layer_gpu(layer l, network net);

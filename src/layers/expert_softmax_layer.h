@@ -62,6 +62,8 @@ typedef struct expert_softmax_state {
     float *adj_prob;       /* [K, B, C] softmax of the adjusted logits, kept for backward */
     float *row_weight;     /* [K, B] g */
     float *row_aala;       /* [K, B] a */
+    float *row_energy;     /* [K, B] E of eq. 6 (when aala=1) */
+    int *sort_scratch;     /* [2, C] scratch of the class grouping */
     float *expert_cost;    /* [K] loss of each expert in the last forward */
     float *mean_logit;     /* [B, C] mean of the experts' logits */
     int *row_class;        /* [B] class of each ID row, -1 for mixed rows */

@@ -1,21 +1,31 @@
 #include "layer_util.h"
 
-#include <float.h>
-#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
 
 #include "mixdata_layer.h"
 #ifdef GPU
 #include "cuda.h"
 #endif
 
-void softmax_row(const float *z, int n, float *q)
+layer make_loss_layer(int batch, int inputs, int outputs)
 {
-    int c;
-    float m = -FLT_MAX;
-    double s = 0;
-    for (c = 0; c < n; ++c) if (z[c] > m) m = z[c];
-    for (c = 0; c < n; ++c) s += exp((double)z[c] - m);
-    for (c = 0; c < n; ++c) q[c] = (float)(exp((double)z[c] - m) / s);
+    layer l = {0};
+    l.batch = batch;
+    l.inputs = inputs;
+    l.outputs = outputs;
+    l.out_w = l.out_h = 1;
+    l.out_c = outputs;
+    l.output = calloc(batch * outputs, sizeof(float)); /* [B, outputs] */
+    l.delta = calloc(batch * outputs, sizeof(float));  /* [B, outputs] */
+    l.cost = calloc(1, sizeof(float));
+#ifdef GPU
+    if (gpu_index >= 0) {
+        l.output_gpu = cuda_make_array(l.output, batch * outputs);
+        l.delta_gpu = cuda_make_array(l.delta, batch * outputs);
+    }
+#endif
+    return l;
 }
 
 static int one_hot_class(const float *t, int C)
@@ -41,6 +51,33 @@ int id_rows(const network *net, int batch, int classes, int *row_class)
         if (y >= 0) ++n;
     }
     return n;
+}
+
+int *class_counts_read(const char *path, int C, int *n, char *err, int errlen)
+{
+    FILE *fp = fopen(path, "r");
+    int *counts;
+    char tok[64];
+    *n = 0;
+    if (!fp) {
+        snprintf(err, errlen, "cannot open '%s'", path);
+        return 0;
+    }
+    counts = calloc(C, sizeof(int));
+    while (fscanf(fp, " %63[^, \t\r\n]%*[, \t\r\n]", tok) == 1) {
+        char *end;
+        long v = strtol(tok, &end, 10);
+        if (*end || v < 0 || v > 2000000000) {
+            snprintf(err, errlen, "'%s' in %s is not a count", tok, path);
+            fclose(fp);
+            free(counts);
+            return 0;
+        }
+        if (*n < C) counts[*n] = (int)v;
+        ++*n;
+    }
+    fclose(fp);
+    return counts;
 }
 
 #ifdef GPU

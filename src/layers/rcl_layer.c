@@ -4,39 +4,19 @@
  */
 #include "rcl_layer.h"
 
-#include <math.h>
 #include <stdlib.h>
 
 #include "cfg_keys.h"
 #include "layer_util.h"
 #include "mixdata_layer.h"
+#include "ricasso_kernels.h"
 #ifdef GPU
 #include "cuda.h"
 #endif
 
-/* |a| floored, so a zero vector has a finite (zero) gradient. */
-#define NORM_FLOOR 1e-12
-
-static double norm(const float *a, int n)
-{
-    double s = 0;
-    int i;
-    for (i = 0; i < n; ++i) s += (double)a[i] * a[i];
-    s = sqrt(s);
-    return s > NORM_FLOOR ? s : NORM_FLOOR;
-}
-
-static double cosine(const float *a, const float *b, int n)
-{
-    double s = 0;
-    int i;
-    for (i = 0; i < n; ++i) s += (double)a[i] * b[i];
-    return s / (norm(a, n) * norm(b, n));
-}
-
 layer parse_rcl_layer(list *options, plugin_params p)
 {
-    layer l = {0};
+    layer l;
     rcl_state *st = calloc(1, sizeof(rcl_state));
     const mix_pairing *pr = mixdata_find_pairing(p.net);
     int proj, pred;
@@ -53,14 +33,7 @@ layer parse_rcl_layer(list *options, plugin_params p)
     st->H = p.net->layers[proj].outputs;
     st->lambda = cfg_float(options, &p, "lambda", 1, 0, 0, 100, 0);
 
-    /* A loss-only layer: one dummy output per row. */
-    l.batch = p.batch;
-    l.inputs = p.inputs;
-    l.outputs = 1;
-    l.out_w = l.out_h = l.out_c = 1;
-    l.output = calloc(p.batch, sizeof(float));
-    l.delta = calloc(p.batch, sizeof(float));
-    l.cost = calloc(1, sizeof(float));
+    l = make_loss_layer(p.batch, p.inputs, 1);
     l.plugin_state = st;
     l.forward = forward_rcl_layer;
     l.backward = backward_rcl_layer;
@@ -68,8 +41,6 @@ layer parse_rcl_layer(list *options, plugin_params p)
     if (gpu_index >= 0) {
         l.forward_gpu = forward_rcl_layer_gpu;
         l.backward_gpu = backward_rcl_layer_gpu;
-        l.output_gpu = cuda_make_array(l.output, p.batch);
-        l.delta_gpu = cuda_make_array(l.delta, p.batch);
     }
 #endif
     fprintf(stderr, "rcl               h = layer %d, u = layer %d, %d-d, lambda %g\n", proj, pred, st->H, st->lambda);
@@ -85,48 +56,23 @@ void forward_rcl_layer(layer l, network net)
 {
     rcl_state *st = l.plugin_state;
     const mix_pairing *pr = mixdata_find_pairing(&net);
-    const float *h = net.layers[st->projection].output; /* [B, H] */
-    const float *u = net.layers[st->prediction].output; /* [B, H] */
-    const int H = st->H;
-    double L = 0;
-    int p;
     l.cost[0] = 0;
     st->loss = 0;
     if (!net.train || !pr || !pr->active) return;
-    for (p = 0; p < pr->pairs; ++p) {
-        const int m = pr->mixup_row0 + p, c = pr->cutmix_row0 + p;
-        L -= cosine(u + m * H, h + c * H, H) + cosine(u + c * H, h + m * H, H);
-    }
-    st->loss = (float)(L / pr->pairs);
+    st->loss = (float)rcl_forward(net.layers[st->prediction].output, net.layers[st->projection].output,
+                                  pr->mixup_row0, pr->cutmix_row0, pr->pairs, st->H);
     l.cost[0] = l.batch * st->lambda * st->loss;
 }
 
-/* d(-cos(u, h))/du = -(h/|h| - cos(u, h) u/|u|) / |u|; nothing is written for h. */
-static void add_delta(float *du, const float *u, const float *h, int H, float s)
-{
-    const double nu = norm(u, H), nh = norm(h, H), cs = cosine(u, h, H);
-    int i;
-    for (i = 0; i < H; ++i) du[i] += (float)(s * (h[i] / nh - cs * u[i] / nu) / nu);
-}
-
+/* delta = -B lambda dL_RCL/du into the prediction layer; nothing into the projection. */
 void backward_rcl_layer(layer l, network net)
 {
     rcl_state *st = l.plugin_state;
     const mix_pairing *pr = mixdata_find_pairing(&net);
-    const float *h = net.layers[st->projection].output;
-    const float *u = net.layers[st->prediction].output;
-    float *du = net.layers[st->prediction].delta;
-    const int H = st->H;
-    int p;
-    float s;
     if (!net.train || !pr || !pr->active) return;
-    /* delta = -B lambda dL/du, and dL/du = -(...)/P: the signs cancel. */
-    s = l.batch * st->lambda / pr->pairs;
-    for (p = 0; p < pr->pairs; ++p) {
-        const int m = pr->mixup_row0 + p, c = pr->cutmix_row0 + p;
-        add_delta(du + m * H, u + m * H, h + c * H, H, s);
-        add_delta(du + c * H, u + c * H, h + m * H, H, s);
-    }
+    rcl_backward(net.layers[st->prediction].delta, net.layers[st->prediction].output,
+                 net.layers[st->projection].output, l.batch * st->lambda, pr->mixup_row0,
+                 pr->cutmix_row0, pr->pairs, st->H);
 }
 
 #ifdef GPU

@@ -38,7 +38,7 @@ int ood_score_from_name(const char *name)
 
 static int is_expert_softmax(const layer *l)
 {
-    return l->type == PLUGIN && l->plugin && strcmp(l->plugin->name, "expert_softmax") == 0;
+    return plugin_layer_is(l, PLUGIN_TYPE_EXPERT_SOFTMAX);
 }
 
 int ood_find_head(network *net, ood_head *h, char *err, int errlen)

@@ -14,40 +14,57 @@
 #include "cuda.h"
 #endif
 
-/* One row per layer type. Keep PLUGIN_TYPE_COUNT equal to the number of rows: the check
- * below fails the build otherwise, so a half-added type cannot slip in. Registration is
- * explicit on purpose: self-registering static initialisers vanish from static libraries. */
-#define PLUGIN_TYPE_COUNT 5
+/* One row per layer type, at the index of its id (plugin_type_id in layer_registry.h). The
+ * check below fails the build when the rows and the ids disagree in number, so a
+ * half-added type cannot slip in (tests/plugin/test_registry.c checks that no row is empty).
+ * Registration is explicit on purpose: self-registering static initialisers vanish from
+ * static libraries. */
 static const plugin_type plugin_types[] = {
-    {.name = "cosine", .parse = parse_cosine_layer, .free = free_cosine_layer,
+    [PLUGIN_TYPE_COSINE] = {.name = "cosine", .parse = parse_cosine_layer, .free = free_cosine_layer,
      .save_weights = save_cosine_weights, .load_weights = load_cosine_weights},
-    {.name = "mixdata", .parse = parse_mixdata_layer, .free = free_mixdata_layer,
+    [PLUGIN_TYPE_MIXDATA] = {.name = "mixdata", .parse = parse_mixdata_layer, .free = free_mixdata_layer,
      .set_train_stats = mixdata_set_train_stats, .setup_loader = mixdata_setup_loader},
-    {.name = "expert_softmax", .parse = parse_expert_softmax_layer,
+    [PLUGIN_TYPE_EXPERT_SOFTMAX] = {.name = "expert_softmax", .parse = parse_expert_softmax_layer,
      .free = free_expert_softmax_layer, .loss_name = "NOD",
      .set_train_stats = expert_softmax_set_train_stats},
-    {.name = "cbcl", .parse = parse_cbcl_layer, .free = free_cbcl_layer,
+    [PLUGIN_TYPE_CBCL] = {.name = "cbcl", .parse = parse_cbcl_layer, .free = free_cbcl_layer,
      .save_weights = save_cbcl_weights, .load_weights = load_cbcl_weights,
      .loss_name = "CBCL", .loss_only = 1},
-    {.name = "rcl", .parse = parse_rcl_layer, .free = free_rcl_layer,
+    [PLUGIN_TYPE_RCL] = {.name = "rcl", .parse = parse_rcl_layer, .free = free_rcl_layer,
      .loss_name = "RCL", .loss_only = 1},
 };
 _Static_assert(sizeof(plugin_types) / sizeof(plugin_types[0]) == PLUGIN_TYPE_COUNT,
-               "PLUGIN_TYPE_COUNT does not match the rows of plugin_types");
+               "plugin_types needs one row per plugin_type_id");
 
-/* Classifier subcommands of this project (darknet classifier NAME ...). */
+/* Classifier subcommands of this project (darknet classifier NAME ...). Keep
+ * PLUGIN_COMMAND_COUNT equal to the number of rows: the check below fails the build
+ * otherwise (no sentinel row: the lookup is bounded by the count). */
 #define PLUGIN_COMMAND_COUNT 3
-static const plugin_command plugin_commands[PLUGIN_COMMAND_COUNT + 1] = {
+static const plugin_command plugin_commands[] = {
     {"ood", OOD_USAGE_OOD, ood_command_ood},
     {"predict", OOD_USAGE_PREDICT, ood_command_predict},
     {"demo", OOD_USAGE_DEMO, ood_command_demo},
-    {0, 0, 0}};
+};
+_Static_assert(sizeof(plugin_commands) / sizeof(plugin_commands[0]) == PLUGIN_COMMAND_COUNT,
+               "PLUGIN_COMMAND_COUNT does not match the rows of plugin_commands");
 
 int plugin_type_count(void) { return PLUGIN_TYPE_COUNT; }
 
 const plugin_type *plugin_type_at(int i)
 {
     return (i >= 0 && i < PLUGIN_TYPE_COUNT) ? &plugin_types[i] : 0;
+}
+
+int plugin_layer_is(const layer *l, plugin_type_id id)
+{
+    return l->type == PLUGIN && id >= 0 && id < PLUGIN_TYPE_COUNT && l->plugin == &plugin_types[id];
+}
+
+int plugin_command_count(void) { return PLUGIN_COMMAND_COUNT; }
+
+const plugin_command *plugin_command_at(int i)
+{
+    return (i >= 0 && i < PLUGIN_COMMAND_COUNT) ? &plugin_commands[i] : 0;
 }
 
 const plugin_type *plugin_find(const char *name)

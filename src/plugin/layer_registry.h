@@ -14,8 +14,14 @@
  * A GPU build runs every cfg: a type without GPU twins gets a fallback that copies its input
  * from the device, runs the CPU code, and copies its output (and deltas) back.
  *
- * Adding a layer type: write src/layers/X.c and X.h, add one row to the table in
- * layer_registry.c and bump PLUGIN_TYPE_COUNT. Nothing in darknet-patches changes.
+ * A layer's type is asked one way only: plugin_layer_is(l, PLUGIN_TYPE_X), with the ids of
+ * plugin_type_id below (never by comparing parse pointers, names, or reused Darknet fields).
+ *
+ * Adding a layer type: write src/layers/X_layer.c and .h (its maths as kernels in
+ * ricasso_kernels.c, see src/README.md), add its id before PLUGIN_TYPE_COUNT below and its
+ * row to the table in layer_registry.c (the build fails when the two disagree), and a
+ * gradient check in tests/layers/test_X.c (tests/plugin/test_registry.c fails without one).
+ * Nothing in darknet-patches changes.
  */
 #ifndef LAYER_REGISTRY_H
 #define LAYER_REGISTRY_H
@@ -34,6 +40,16 @@ typedef struct plugin_params {
     int time_steps;
     network *net;       /* layers 0..index-1 are already built */
 } plugin_params;
+
+/* The registered types; each id is its row of the table in layer_registry.c. */
+typedef enum plugin_type_id {
+    PLUGIN_TYPE_COSINE,
+    PLUGIN_TYPE_MIXDATA,
+    PLUGIN_TYPE_EXPERT_SOFTMAX,
+    PLUGIN_TYPE_CBCL,
+    PLUGIN_TYPE_RCL,
+    PLUGIN_TYPE_COUNT
+} plugin_type_id;
 
 typedef struct plugin_type {
     const char *name;   /* section name without brackets */
@@ -81,9 +97,14 @@ void plugin_network_print_losses(network *net, FILE *out);
    status) and returns 0 otherwise. */
 int  plugin_run_classifier_command(int argc, char **argv);
 
-/* The registry's table, for tests and tools. */
+/* 1 when l is a plugin layer of type id, else 0 (stock layers, other plugin types). */
+int plugin_layer_is(const layer *l, plugin_type_id id);
+
+/* The registry's tables, for tests and tools. */
 int plugin_type_count(void);
 const plugin_type *plugin_type_at(int i);
 const plugin_type *plugin_find(const char *name);
+int plugin_command_count(void);
+const plugin_command *plugin_command_at(int i);
 
 #endif

@@ -75,9 +75,11 @@ static void test_forward_and_gradients(void)
     /* A different scale scales the outputs exactly. */
     {
         layer l2 = l;
-        l2.alpha = 2 * SCALE;
+        cosine_state *cs = l.plugin_state;   /* shared by l and its copy l2 */
+        cs->scale = 2 * SCALE;
         l2.output = calloc(B * C, sizeof(float));
         l2.forward(l2, t.net);
+        cs->scale = SCALE;
         for (i = 0; i < B * C; ++i)
             if (l2.output[i] != 2 * l.output[i] && fabsf(l2.output[i] - 2 * l.output[i]) > 1e-5f * SCALE) break;
         CHECK(i == B * C, "cosine: doubling scale doubles the outputs");
@@ -199,9 +201,10 @@ static void test_save_load(void)
     la = a->layers[0];
     CHECK(a->n == 1 && la.type == PLUGIN && la.plugin == plugin_find("cosine"),
           "cosine cfg: parses to one PLUGIN layer made by the cosine entry");
-    CHECK(la.outputs == C && la.inputs == D && la.batch == B && la.alpha == SCALE,
+    CHECK(la.outputs == C && la.inputs == D && la.batch == B &&
+              ((cosine_state *)la.plugin_state)->scale == SCALE,
           "cosine cfg: classes=4 scale=7 on 5 inputs, batch 3 (outputs %d, inputs %d, scale %g)",
-          la.outputs, la.inputs, la.alpha);
+          la.outputs, la.inputs, ((cosine_state *)la.plugin_state)->scale);
     CHECK(la.learning_rate_scale == 1, "cosine cfg: learning_rate_scale defaults to 1");
 
     for (i = 0; i < B * D; ++i) x[i] = rand_uniform(-1, 1);
