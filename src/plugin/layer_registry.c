@@ -57,7 +57,8 @@ const plugin_type *plugin_type_at(int i)
 
 int plugin_layer_is(const layer *l, plugin_type_id id)
 {
-    return l->type == PLUGIN && id >= 0 && id < PLUGIN_TYPE_COUNT && l->plugin == &plugin_types[id];
+    const int i = (int)id;
+    return l->type == PLUGIN && i >= 0 && i < PLUGIN_TYPE_COUNT && l->plugin == &plugin_types[i];
 }
 
 int plugin_command_count(void) { return PLUGIN_COMMAND_COUNT; }
