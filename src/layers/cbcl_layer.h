@@ -26,6 +26,9 @@
  *   e0=0 e1=0       epsilon_0 in [-1, 1], epsilon_1 in [0, 100]
  *   lambda=0.1      lambda_0, the weight of L_CBCL in the total loss, in [0, 100]
  *
+ * The maths, per expert, in ricasso_kernels.h: vbl_forward / _backward (eq. 8),
+ * dual_entropy_weight (eq. 9), dec_forward / _backward (eq. 10), cbcl_ratio (eq. 11).
+ *
  * Glossary: B rows, D feature size, C classes, K experts.
  */
 #ifndef CBCL_LAYER_H

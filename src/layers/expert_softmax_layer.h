@@ -38,6 +38,10 @@
  *                   classifier train computes them from the training list (and checks this file
  *                   against them when both are present)
  *
+ * The maths, per expert, in ricasso_kernels.h: lgla_group_ranges and expert_margins (eq. 1),
+ * energy_forward (eq. 6), aala_factor_forward (eq. 5), angular_weight_forward (g),
+ * logit_adjusted_ce_forward / _backward (eq. 4, 7).
+ *
  * Glossary: B rows, C classes, K experts.
  */
 #ifndef EXPERT_SOFTMAX_LAYER_H

@@ -30,6 +30,9 @@
  *                   instance sampler too (plain Mixup/CutMix, for ablations)
  * The network batch (batch / subdivisions) must be a multiple of 2 + mixup + cutmix.
  *
+ * The maths: mixup_forward / _backward, cutmix_box_clip, cutmix_forward / _backward in
+ * ricasso_kernels.h; the random draws (lambda, box centre) stay in the layer.
+ *
  * Glossary: B rows, P pairs, X = inputs per row (h*w*c), C classes (net.truths).
  */
 #ifndef MIXDATA_LAYER_H

@@ -18,6 +18,8 @@
  *   lambda=1        lambda_1, the weight of L_RCL, in [0, 100] (the paper gives no value)
  * The network's [mixdata] layer must produce both Mixup and CutMix rows.
  *
+ * The maths: rcl_forward / _backward in ricasso_kernels.h (eq. 12).
+ *
  * Glossary: B rows, H head width, P pairs.
  */
 #ifndef RCL_LAYER_H

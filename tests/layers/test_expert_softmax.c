@@ -454,10 +454,9 @@ static void test_groups(void)
     /* A class with no training image. The layer's header (and METHOD-NOTES) define the
      * groups as the count ranges (lo, hi], the last one (0, lowest cut]: count 0 is in none,
      * so no local expert has that class and its local margins are log max(p).
-     * KNOWN LAYER BUG (reported, left failing on purpose): expert_softmax_set_counts starts
-     * every class in group 0 (class_group[c] = 0) and only moves the classes a range holds,
-     * so an empty class lands in expert 1's (head-most) group and expert 1's margin for it
-     * is log(0 + 1e-9) = -20.7 instead of log max(p). */
+     * A regression check: the layer once started every class in group 0 and only moved the
+     * classes a range holds, so an empty class landed in expert 1's (head-most) group with
+     * the margin log(0 + 1e-9) = -20.7 instead of log max(p). */
     {
         int empty[C], g[C];
         double pm;
@@ -471,7 +470,7 @@ static void test_groups(void)
         expert_softmax_set_counts(*es_layer(n3), empty, C);
         st = es_state(n3);
         CHECK(fabs(st->margin[0 * C + 9] - log(pm + 1e-9)) < 1e-5 && fabs(st->margin[1 * C + 9] - log(pm + 1e-9)) < 1e-5,
-              "KNOWN LAYER BUG: expert_softmax K=3: a class with no training image is in no local expert's group "
+              "expert_softmax K=3: a class with no training image is in no local expert's group "
               "(local margins log max(p) = %.3f; got expert 1 %.3f, expert 2 %.3f; class_group %d)",
               log(pm + 1e-9), st->margin[9], st->margin[C + 9], st->class_group[9]);
     }
