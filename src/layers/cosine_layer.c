@@ -4,9 +4,7 @@
  */
 #include "cosine_layer.h"
 
-#include <math.h>
 #include <stdlib.h>
-#include <string.h>
 
 #include "blas.h"
 #include "cfg_keys.h"
