@@ -17,7 +17,7 @@
 
 layer parse_cbcl_layer(list *options, plugin_params p)
 {
-    layer l;
+    layer l = {0};
     cbcl_state *st = calloc(1, sizeof(cbcl_state));
     int feats[MAX_EXPERTS], logits[MAX_EXPERTS], K, K2, k, D, C;
     K = cfg_layer_list(options, &p, "features", feats, MAX_EXPERTS);

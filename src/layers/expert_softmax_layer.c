@@ -89,7 +89,7 @@ static void print_groups(const expert_softmax_state *st)
 
 layer parse_expert_softmax_layer(list *options, plugin_params p)
 {
-    layer l;
+    layer l = {0};
     expert_softmax_state *st = calloc(1, sizeof(expert_softmax_state));
     int experts[MAX_EXPERTS], K, k, C;
     float cos_scale = 0;

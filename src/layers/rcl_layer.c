@@ -16,7 +16,7 @@
 
 layer parse_rcl_layer(list *options, plugin_params p)
 {
-    layer l;
+    layer l = {0};
     rcl_state *st = calloc(1, sizeof(rcl_state));
     const mix_pairing *pr = mixdata_find_pairing(p.net);
     int proj, pred;
