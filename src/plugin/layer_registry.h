@@ -19,7 +19,7 @@
  *
  * Adding a layer type: write src/layers/X_layer.c and .h (its maths as kernels in
  * ricasso_kernels.c, see src/README.md), add its id before PLUGIN_TYPE_COUNT below and its
- * row to the table in layer_registry.c (the build fails when the two disagree), and a
+ * row to the table in layer_registry.c (the build fails when they differ in number), and a
  * gradient check in tests/layers/test_X.c (tests/plugin/test_registry.c fails without one).
  * Nothing in darknet-patches changes.
  */
