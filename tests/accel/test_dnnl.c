@@ -101,11 +101,7 @@ static double max_err(const float *a, const float *b, size_t n)
 {
     double m = 0, scale = max_abs(b, n);
     size_t i;
-    for (i = 0; i < n; ++i) {
-        double d = fabs((double)a[i] - b[i]);
-        if (d != d) return INFINITY;
-        if (d > m) m = d;
-    }
+    for (i = 0; i < n; ++i) m = err_max(m, fabs((double)a[i] - b[i]));
     return m / (scale > 1 ? scale : 1);
 }
 
@@ -400,10 +396,7 @@ static void test_resnet32(const char *label, int smooth, double tol, int winogra
         for (i = 0; i < net->n; ++i) net->layers[i].accel = 0;
         forward_network(net);
         for (i = 0; i < net->n; ++i) net->layers[i].accel = accel[i];
-        for (b = 0; b < (int)on; ++b) {
-            double d = fabs((double)out_d[b] - net->output[b]);
-            if (d > e || d != d) e = d != d ? INFINITY : d;
-        }
+        for (b = 0; b < (int)on; ++b) e = err_max(e, fabs((double)out_d[b] - net->output[b]));
         CHECK(e <= TOL_NET_OUT, "%s batch %d: inference outputs (max abs err %.2g)", label, batch, e);
         free(out_d);
     }
@@ -425,10 +418,7 @@ static void test_resnet32(const char *label, int smooth, double tol, int winogra
 
     size_t on = (size_t)net->outputs * batch;
     double e_out = 0;
-    for (i = 0; i < (int)on; ++i) {
-        double d = fabs((double)r[0].output[i] - r[1].output[i]);
-        if (d > e_out || d != d) e_out = d != d ? INFINITY : d;
-    }
+    for (i = 0; i < (int)on; ++i) e_out = err_max(e_out, fabs((double)r[0].output[i] - r[1].output[i]));
     CHECK(e_out <= TOL_NET_OUT, "%s batch %d: softmax outputs (max abs err %.2g)", label, batch, e_out);
     CHECK_REL(r[0].cost, r[1].cost, TOL_NET_COST, 1e-6, "%s batch %d: loss %.6f vs %.6f",
               label, batch, r[0].cost, r[1].cost);

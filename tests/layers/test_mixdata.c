@@ -144,12 +144,12 @@ static void test_forward_reference(network *net)
                 const float *o = l->output + (2 * P + p) * X, *t = truth + (2 * P + p) * NC;
                 double s = 0;
                 lam_out += !(lam > 0 && lam < 1);
-                for (k = 0; k < X; ++k) err_mix = fmax(err_mix, fabs(o[k] - (lam * xi[k] + (1 - lam) * xj[k])));
+                for (k = 0; k < X; ++k) err_mix = err_max(err_mix, fabs(o[k] - (lam * xi[k] + (1 - lam) * xj[k])));
                 for (c = 0; c < NC; ++c) {
-                    err_lab = fmax(err_lab, fabs(t[c] - (lam * yi[c] + (1 - lam) * yj[c])));
+                    err_lab = err_max(err_lab, fabs(t[c] - (lam * yi[c] + (1 - lam) * yj[c])));
                     s += t[c];
                 }
-                err_sum = fmax(err_sum, fabs(s - 1));
+                err_sum = err_max(err_sum, fabs(s - 1));
             }
             /* CutMix row */
             {
@@ -169,14 +169,14 @@ static void test_forward_reference(network *net)
                             /* measured on the output: pixels of channel 0 that came from x_j */
                             if (c == 0 && o[q] == xj[q] && o[q] != xi[q]) ++from_j;
                         }
-                err_area = fmax(err_area, fabs(lam - (1.0 - (double)from_j / (W * H))));
-                err_cut_l = fmax(err_cut_l, fabs(lam - (1.0 - (double)(box[2] - box[0]) * (box[3] - box[1]) / (W * H))));
+                err_area = err_max(err_area, fabs(lam - (1.0 - (double)from_j / (W * H))));
+                err_cut_l = err_max(err_cut_l, fabs(lam - (1.0 - (double)(box[2] - box[0]) * (box[3] - box[1]) / (W * H))));
                 partial_boxes += from_j > 0 && from_j < W * H;
                 for (c = 0; c < NC; ++c) {
-                    err_lab = fmax(err_lab, fabs(t[c] - (lam * yi[c] + (1 - lam) * yj[c])));
+                    err_lab = err_max(err_lab, fabs(t[c] - (lam * yi[c] + (1 - lam) * yj[c])));
                     s += t[c];
                 }
-                err_sum = fmax(err_sum, fabs(s - 1));
+                err_sum = err_max(err_sum, fabs(s - 1));
             }
         }
     }

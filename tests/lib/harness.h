@@ -12,10 +12,17 @@
  *   CHECK_CLOSE(a, b, tol, name_fmt, ...)  |a - b| <= tol, both finite (compared in double)
  *   CHECK_REL(a, b, rtol, floor, name...)  |a - b| <= rtol * max(|a|, |b|, floor)
  *   check_report(ok, name, details_fmt...) a check whose details the caller words itself
+ *
+ * Error accumulators use err_max, never fmax: fmax(err, NaN) returns err, so a NaN output
+ * would pass the comparison that follows.
+ *   err = err_max(err, fabs(a - b));        a NaN error makes err +inf for good
+ * (magnitudes used as controls, "the gradient is not trivially small", keep fmax: there a
+ * NaN must not count as large.)
  */
 #ifndef TESTS_HARNESS_H
 #define TESTS_HARNESS_H
 
+#include <math.h>
 #include <stdarg.h>
 
 /* Records one check; name is already formatted. Returns ok. */
@@ -33,6 +40,12 @@ int harness_finish(void);
 /* Counts so far (for tests that need them). */
 int harness_passed(void);
 int harness_failed(void);
+
+/* Running maximum of errors in which a NaN counts as an infinite error. */
+static inline double err_max(double acc, double err)
+{
+    return err != err ? INFINITY : (err > acc ? err : acc);
+}
 
 #define CHECK(cond, ...) \
     harness_check(!!(cond), harness_name(__VA_ARGS__), __FILE__, __LINE__, #cond)

@@ -184,7 +184,7 @@ static void test_connected(void)
             int b = i / OUT, j = i % OUT;
             double z = l.biases[j];
             for (k = 0; k < IN; ++k) z += (double)l.weights[j * IN + k] * c.t.input[b * IN + k];
-            maxerr = fmax(maxerr, fabs(1 / (1 + exp(-z)) - l.output[i]));
+            maxerr = err_max(maxerr, fabs(1 / (1 + exp(-z)) - l.output[i]));
         }
         CHECK_CLOSE(maxerr, 0, 1e-6, "connected: forward matches logistic(Wx+b) in double");
     }
@@ -319,8 +319,8 @@ static void test_softmax(int soft)
         for (k = 0; k < K; ++k) z += exp(t.input[b * K + k] - mx);
         for (k = 0; k < K; ++k) {
             double p = exp(t.input[b * K + k] - mx) / z, tr = t.truth[b * K + k];
-            maxerr = fmax(maxerr, fabs(p - l.output[b * K + k]));
-            maxerr = fmax(maxerr, fabs((tr - p) - t.input_delta[b * K + k]));
+            maxerr = err_max(maxerr, fabs(p - l.output[b * K + k]));
+            maxerr = err_max(maxerr, fabs((tr - p) - t.input_delta[b * K + k]));
             if (tr) cost -= tr * log(p);
         }
     }
