@@ -336,7 +336,7 @@ static void net_step(network *net, int use_accel, void **accel, float *input_del
 static void test_resnet32(const char *label, int smooth, double tol, int winograd)
 {
     setenv("DARKNET_WINOGRAD", winograd ? "7" : "0", 1);
-    const char *cfg = "cfg/ce-resnet32-cifar10.cfg";
+    const char *cfg = repo_path("cfg/ce-resnet32-cifar10.cfg");
     const int batch = 8;
     network *net;
     net_result r[2];

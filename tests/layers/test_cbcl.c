@@ -32,24 +32,6 @@
 enum { B = 8, P = 2, X = 16, D = 5, C = 4, K = 2 };
 static const double G0 = 0.3, G1 = 0.2, E0 = 0.25, E1 = 1.5, LAMBDA = 0.7;
 
-static char tmpdir[] = "/tmp/ricasso-test-cbcl-XXXXXX";
-
-static char *tmp_path(const char *name)
-{
-    static char buf[4][256];
-    static int k;
-    char *p = buf[k++ % 4];
-    snprintf(p, 256, "%s/%s", tmpdir, name);
-    return p;
-}
-
-static void remove_tmpdir(void)
-{
-    unlink(tmp_path("mix.cfg"));
-    unlink(tmp_path("plain.cfg"));
-    unlink(tmp_path("mix.weights"));
-    rmdir(tmpdir);
-}
 
 /* Layers: 0 [mixdata], 1 features A, 2 logits A, 3 features B (on the logits of A: any
  * earlier layer will do), 4 logits B, 5 [cbcl]. Without [mixdata] every index is one less. */
@@ -614,11 +596,6 @@ static void test_save_load(void)
 
 int main(void)
 {
-    if (!mkdtemp(tmpdir)) {
-        perror("mkdtemp");
-        return 1;
-    }
-    atexit(remove_tmpdir);
     test_ratio();
     test_mixed();
     test_plain();

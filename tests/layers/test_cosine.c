@@ -162,16 +162,6 @@ static void test_update(void)
     free_layer(l);
 }
 
-static char tmpdir[] = "/tmp/ricasso-test-cosine-XXXXXX";
-
-static char *tmp_path(const char *name)
-{
-    static char buf[4][256];
-    static int k;
-    char *p = buf[k++ % 4];
-    snprintf(p, 256, "%s/%s", tmpdir, name);
-    return p;
-}
 
 static long file_size(const char *path)
 {
@@ -246,20 +236,8 @@ static void test_registry(void)
 }
 
 /* Darknet stops with exit(1) on a weights error: clean up from atexit, not only at the end. */
-static void remove_tmpdir(void)
-{
-    unlink(tmp_path("cosine.cfg"));
-    unlink(tmp_path("cosine.weights"));
-    rmdir(tmpdir);
-}
-
 int main(void)
 {
-    if (!mkdtemp(tmpdir)) {
-        perror("mkdtemp");
-        return 1;
-    }
-    atexit(remove_tmpdir);
     test_registry();
     test_forward_and_gradients();
     test_update();

@@ -53,17 +53,6 @@ static const double S = 10;   /* cosine scale of the experts */
 static const int CIFAR10_LT_IR100[C] = {5000, 2997, 1796, 1077, 645, 387, 232, 139, 83, 50};
 static const int CIFAR10_LT_IR10[C] = {5000, 3871, 2997, 2320, 1796, 1391, 1077, 834, 645, 500};
 
-static char tmpdir[] = "/tmp/ricasso-test-expert-softmax-XXXXXX";
-static pid_t main_pid;
-
-static char *tmp_path(const char *name)
-{
-    static char buf[8][512];
-    static int k;
-    char *p = buf[k++ % 8];
-    snprintf(p, 512, "%s/%s", tmpdir, name);
-    return p;
-}
 
 /* ---------------- the reference ---------------- */
 
@@ -849,22 +838,9 @@ static void test_errors(void)
     unlink(path);
 }
 
-static void remove_tmpdir(void)
-{
-    char cmd[600];
-    if (getpid() != main_pid) return;
-    snprintf(cmd, sizeof(cmd), "rm -rf '%s'", tmpdir);
-    if (system(cmd) != 0) fprintf(stderr, "could not remove %s\n", tmpdir);
-}
 
 int main(void)
 {
-    if (!mkdtemp(tmpdir)) {
-        perror("mkdtemp");
-        return 1;
-    }
-    main_pid = getpid();
-    atexit(remove_tmpdir);
     CHECK(plugin_find("expert_softmax") && plugin_find("expert_softmax")->parse == parse_expert_softmax_layer &&
               plugin_find("expert_softmax")->set_train_stats == expert_softmax_set_train_stats,
           "registry: expert_softmax wires parse and set_train_stats");

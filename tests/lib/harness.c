@@ -1,9 +1,13 @@
 /* See harness.h. */
+#define _XOPEN_SOURCE 700
 #include "harness.h"
 
+#include <ftw.h>
 #include <math.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 static int n_pass, n_fail;
 static char name_buf[512];
@@ -73,4 +77,58 @@ int harness_finish(void)
     printf("@@ counts %d %d\n", n_pass, n_fail);
     fflush(stdout);
     return n_fail ? 1 : 0;
+}
+
+/* ---- files ---- */
+
+static char tmp_folder[600];
+static pid_t tmp_owner;
+
+static int remove_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
+{
+    (void)st; (void)flag; (void)ftw;
+    return remove(path);
+}
+
+static void remove_tmp_folder(void)
+{
+    /* a forked child (expect_exit) exits through here too: only the owner removes */
+    if (tmp_folder[0] && getpid() == tmp_owner && nftw(tmp_folder, remove_entry, 16, FTW_DEPTH | FTW_PHYS) != 0)
+        fprintf(stderr, "could not remove %s\n", tmp_folder);
+}
+
+const char *tmp_dir(void)
+{
+    if (!tmp_folder[0]) {
+        const char *base = getenv("TMPDIR");
+        snprintf(tmp_folder, sizeof(tmp_folder), "%s/ricasso-test-XXXXXX", base && *base ? base : "/tmp");
+        if (!mkdtemp(tmp_folder)) {
+            perror(tmp_folder);
+            exit(1);
+        }
+        tmp_owner = getpid();
+        atexit(remove_tmp_folder);
+    }
+    return tmp_folder;
+}
+
+char *tmp_path(const char *name)
+{
+    static char buf[8][800];
+    static int k;
+    char *p = buf[k++ % 8];
+    snprintf(p, sizeof(buf[0]), "%s/%s", tmp_dir(), name);
+    return p;
+}
+
+const char *repo_path(const char *rel)
+{
+    static char buf[8][1200];
+    static int k;
+    const char *root = getenv("RICASSO_ROOT");
+    char *p;
+    if (!root || !*root) return rel;
+    p = buf[k++ % 8];
+    snprintf(p, sizeof(buf[0]), "%s/%s", root, rel);
+    return p;
 }

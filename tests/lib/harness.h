@@ -13,6 +13,14 @@
  *   CHECK_REL(a, b, rtol, floor, name...)  |a - b| <= rtol * max(|a|, |b|, floor)
  *   check_report(ok, name, details_fmt...) a check whose details the caller words itself
  *
+ * Files: a test writes only into its own fresh temporary folder, made on the first call of
+ * tmp_dir() and removed with everything in it when the program exits (by the process that
+ * made it, not by a forked child); repository files are found through repo_path, which
+ * does not assume the repository root is the current folder.
+ *   tmp_dir()          the folder: $TMPDIR or /tmp, ricasso-test-XXXXXX
+ *   tmp_path(name)     tmp_dir()/name (a ring of 8 static buffers)
+ *   repo_path(rel)     $RICASSO_ROOT/rel (tests/run.sh sets it), else rel as it is
+ *
  * Error accumulators use err_max, never fmax: fmax(err, NaN) returns err, so a NaN output
  * would pass the comparison that follows.
  *   err = err_max(err, fabs(a - b));        a NaN error makes err +inf for good
@@ -37,6 +45,9 @@ int harness_rel(double a, double b, double rtol, double floor, const char *name,
                 const char *file, int line, const char *ea, const char *eb);
 /* Prints "@@ counts P F"; returns 0 when every check passed and at least one ran, else 1. */
 int harness_finish(void);
+const char *tmp_dir(void);
+char *tmp_path(const char *name);
+const char *repo_path(const char *rel);
 /* Counts so far (for tests that need them). */
 int harness_passed(void);
 int harness_failed(void);
