@@ -6,8 +6,14 @@
 # A test that exits non-zero, dies on a signal, times out, is missing, or ends without its
 # counts line is one more failure under its own name, whatever it had counted before.
 # Full logs: build/tests/logs/NAME.log. The last line printed is "N passed, N failed".
+#
+# No hidden state: every test starts in a fresh empty folder of its own (also its TMPDIR),
+# under the C locale, with the repository root in RICASSO_ROOT; a test that leaves anything
+# in that folder fails (the folder is removed either way).
 set -u
 cd "$(dirname "$0")/.."
+export RICASSO_ROOT=$PWD LC_ALL=C
+unset LANG LANGUAGE
 
 LOGS=build/tests/logs
 mkdir -p "$LOGS"
@@ -27,12 +33,16 @@ fail_one() {   # name, reason
 
 # run_test NAME LIMIT CMD...: runs CMD with its output in the log, shows the PASS/FAIL lines.
 run_test() {
-    local name=$1 limit=$2 log="$LOGS/$1.log" rc counts p f start
+    local name=$1 limit=$2 log="$RICASSO_ROOT/$LOGS/$1.log" rc counts p f start work left
     shift 2
     echo "== $name"
     start=$SECONDS
-    timeout --kill-after=10 "$limit" "$@" >"$log" 2>&1 </dev/null
+    work=$(mktemp -d "${TMPDIR:-/tmp}/ricasso-run-$name.XXXXXX")
+    (cd "$work" && TMPDIR=$work timeout --kill-after=10 "$limit" "$@") >"$log" 2>&1 </dev/null
     rc=$?
+    left=$(cd "$work" && find . -mindepth 1 -maxdepth 1 | head -n 5 | tr '\n' ' ')
+    rm -rf "$work"
+    [ -n "$left" ] && fail_one "$name" "left files in its folder: $left"
     grep -E '^(PASS|FAIL) ' "$log"
     counts=$(grep -E '^@@ counts [0-9]+ [0-9]+$' "$log" | tail -n 1)
     if [ -n "$counts" ]; then
@@ -63,12 +73,13 @@ for bin in "$@"; do
         fail_one "$name" "not built (see the compiler errors above)"
         continue
     fi
+    case $bin in /*) ;; *) bin=$RICASSO_ROOT/$bin ;; esac
     run_test "$name" "$C_LIMIT" "$bin"
 done
 
 for sh in tests/*/test_*.sh; do
     [ -e "$sh" ] || continue
-    run_test "$(basename "$sh" .sh)" "$SH_LIMIT" bash "$sh"
+    run_test "$(basename "$sh" .sh)" "$SH_LIMIT" bash "$RICASSO_ROOT/$sh"
 done
 
 # The CUDA + cuDNN build has no device to run on here, but it must still compile and link.
