@@ -458,6 +458,8 @@ int main(void)
     if (!wino) printf("this CPU lacks AVX2 or FMA: the Winograd path is not checked\n");
     for (i = 0; i < sizeof(shapes) / sizeof(shapes[0]); ++i) {
         const shape *s = &shapes[i];
+        /* one case per shape: its paths' forward and both gradients */
+        case_begin("%s: the oneDNN%s convolution matches Darknet's", s->name, wino ? " and Winograd" : "");
         test_shape(s, 0);
         if (wino && s->size == 3 && s->stride == 1 && s->pad == 1 && s->groups == 1) {
             test_shape(s, 7);
@@ -466,6 +468,7 @@ int main(void)
                 test_shape(s, 5);
             }
         }
+        case_end();
     }
     test_full_layer();
     {

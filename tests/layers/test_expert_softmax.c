@@ -493,6 +493,7 @@ static void compare_case(const es_cfg *e, int two_hot, const int *counts, int sh
     es_backward(net, truth);
     in = ref_of(net, e, counts, truth);
     reference(&in, &r);
+    case_begin("expert_softmax %s: loss, expert losses, a, g, deltas and output match the reference", what);
 
     for (k = 0; k < e->K; ++k) {
         const float *d = net->layers[1 + 2 * k].delta;
@@ -520,6 +521,7 @@ static void compare_case(const es_cfg *e, int two_hot, const int *counts, int sh
     CHECK(err_grad <= 1e-5 * fmax(1, gmax),
           "expert_softmax %s: every expert's delta = g (t - q sum t), q = softmax(v + a T) (max err %.2g)", what, err_grad);
     CHECK_CLOSE(err_out, 0, 1e-6, "expert_softmax %s: output = softmax of the mean logits", what);
+    case_end();
     free_network(net);
 }
 

@@ -11,6 +11,9 @@
 
 static int n_pass, n_fail;
 static char name_buf[512];
+/* the open case, if any: its name and the checks recorded inside it */
+static int case_open, case_pass, case_fail;
+static char case_name[512];
 
 const char *harness_name(const char *fmt, ...)
 {
@@ -25,6 +28,21 @@ int harness_record(int ok, const char *name, const char *details_fmt, ...)
 {
     /* stdout and stderr interleave in the log: flush so each line lands where it happened. */
     fflush(stderr);
+    if (case_open) {
+        if (ok) {
+            ++case_pass;
+        } else {
+            va_list ap;
+            ++case_fail;
+            printf("  in %s: FAIL %s: ", case_name, name);
+            va_start(ap, details_fmt);
+            vprintf(details_fmt, ap);
+            va_end(ap);
+            printf("\n");
+            fflush(stdout);
+        }
+        return ok;
+    }
     if (ok) {
         ++n_pass;
         printf("PASS %s\n", name);
@@ -65,11 +83,34 @@ int harness_rel(double a, double b, double rtol, double floor, const char *name,
                           file, line, ea, a, eb, b, d / scale, rtol);
 }
 
+void case_begin(const char *fmt, ...)
+{
+    va_list ap;
+    if (case_open) case_end();
+    va_start(ap, fmt);
+    vsnprintf(case_name, sizeof(case_name), fmt, ap);
+    va_end(ap);
+    case_open = 1;
+    case_pass = case_fail = 0;
+}
+
+int case_end(void)
+{
+    int ok = case_fail == 0 && case_pass > 0, n = case_pass + case_fail;
+    char name[600];
+    if (!case_open) return 1;
+    case_open = 0;
+    snprintf(name, sizeof(name), "%s (%d checks)", case_name, n);
+    if (n == 0) return harness_record(0, name, "no checks ran in this case");
+    return harness_record(ok, name, "%d of %d checks failed (above)", case_fail, n);
+}
+
 int harness_passed(void) { return n_pass; }
 int harness_failed(void) { return n_fail; }
 
 int harness_finish(void)
 {
+    if (case_open) case_end();
     if (n_pass + n_fail == 0) {
         ++n_fail;
         printf("FAIL no checks ran\n");

@@ -13,6 +13,11 @@
  *   CHECK_REL(a, b, rtol, floor, name...)  |a - b| <= rtol * max(|a|, |b|, floor)
  *   check_report(ok, name, details_fmt...) a check whose details the caller words itself
  *
+ * Cases: the counts are of test cases, not of lines. A sweep (one behaviour checked over
+ * many elements, shapes or settings) is one case: between case_begin(name_fmt, ...) and
+ * case_end() the checks are not counted on their own; a failing one prints its details
+ * ("  in NAME: FAIL ..."), and case_end() records one PASS ("NAME (N checks)") or one FAIL.
+ *
  * Files: a test writes only into its own fresh temporary folder, made on the first call of
  * tmp_dir() and removed with everything in it when the program exits (by the process that
  * made it, not by a forked child); repository files are found through repo_path, which
@@ -45,6 +50,8 @@ int harness_rel(double a, double b, double rtol, double floor, const char *name,
                 const char *file, int line, const char *ea, const char *eb);
 /* Prints "@@ counts P F"; returns 0 when every check passed and at least one ran, else 1. */
 int harness_finish(void);
+void case_begin(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+int case_end(void);
 const char *tmp_dir(void);
 char *tmp_path(const char *name);
 const char *repo_path(const char *rel);
