@@ -101,11 +101,7 @@ static double max_err(const float *a, const float *b, size_t n)
 {
     double m = 0, scale = max_abs(b, n);
     size_t i;
-    for (i = 0; i < n; ++i) {
-        double d = fabs((double)a[i] - b[i]);
-        if (d != d) return INFINITY;
-        if (d > m) m = d;
-    }
+    for (i = 0; i < n; ++i) m = err_max(m, fabs((double)a[i] - b[i]));
     return m / (scale > 1 ? scale : 1);
 }
 
@@ -340,7 +336,7 @@ static void net_step(network *net, int use_accel, void **accel, float *input_del
 static void test_resnet32(const char *label, int smooth, double tol, int winograd)
 {
     setenv("DARKNET_WINOGRAD", winograd ? "7" : "0", 1);
-    const char *cfg = "cfg/ce-resnet32-cifar10.cfg";
+    const char *cfg = repo_path("cfg/ce-resnet32-cifar10.cfg");
     const int batch = 8;
     network *net;
     net_result r[2];
@@ -400,10 +396,7 @@ static void test_resnet32(const char *label, int smooth, double tol, int winogra
         for (i = 0; i < net->n; ++i) net->layers[i].accel = 0;
         forward_network(net);
         for (i = 0; i < net->n; ++i) net->layers[i].accel = accel[i];
-        for (b = 0; b < (int)on; ++b) {
-            double d = fabs((double)out_d[b] - net->output[b]);
-            if (d > e || d != d) e = d != d ? INFINITY : d;
-        }
+        for (b = 0; b < (int)on; ++b) e = err_max(e, fabs((double)out_d[b] - net->output[b]));
         CHECK(e <= TOL_NET_OUT, "%s batch %d: inference outputs (max abs err %.2g)", label, batch, e);
         free(out_d);
     }
@@ -425,10 +418,7 @@ static void test_resnet32(const char *label, int smooth, double tol, int winogra
 
     size_t on = (size_t)net->outputs * batch;
     double e_out = 0;
-    for (i = 0; i < (int)on; ++i) {
-        double d = fabs((double)r[0].output[i] - r[1].output[i]);
-        if (d > e_out || d != d) e_out = d != d ? INFINITY : d;
-    }
+    for (i = 0; i < (int)on; ++i) e_out = err_max(e_out, fabs((double)r[0].output[i] - r[1].output[i]));
     CHECK(e_out <= TOL_NET_OUT, "%s batch %d: softmax outputs (max abs err %.2g)", label, batch, e_out);
     CHECK_REL(r[0].cost, r[1].cost, TOL_NET_COST, 1e-6, "%s batch %d: loss %.6f vs %.6f",
               label, batch, r[0].cost, r[1].cost);
@@ -468,6 +458,8 @@ int main(void)
     if (!wino) printf("this CPU lacks AVX2 or FMA: the Winograd path is not checked\n");
     for (i = 0; i < sizeof(shapes) / sizeof(shapes[0]); ++i) {
         const shape *s = &shapes[i];
+        /* one case per shape: its paths' forward and both gradients */
+        case_begin("%s: the oneDNN%s convolution matches Darknet's", s->name, wino ? " and Winograd" : "");
         test_shape(s, 0);
         if (wino && s->size == 3 && s->stride == 1 && s->pad == 1 && s->groups == 1) {
             test_shape(s, 7);
@@ -476,6 +468,7 @@ int main(void)
                 test_shape(s, 5);
             }
         }
+        case_end();
     }
     test_full_layer();
     {

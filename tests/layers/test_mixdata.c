@@ -43,16 +43,6 @@
  * CutMix) of P = 3; a W x H x CH image per row; NC classes in the truth. */
 enum { W = 6, H = 5, CH = 2, X = W * H * CH, NB = 12, P = 3, NC = 4 };
 
-static char tmpdir[] = "/tmp/ricasso-test-mixdata-XXXXXX";
-
-static char *tmp_path(const char *name)
-{
-    static char buf[8][512];
-    static int k;
-    char *p = buf[k++ % 8];
-    snprintf(p, 512, "%s/%s", tmpdir, name);
-    return p;
-}
 
 static network *parse_cfg_text(const char *name, const char *text)
 {
@@ -144,12 +134,12 @@ static void test_forward_reference(network *net)
                 const float *o = l->output + (2 * P + p) * X, *t = truth + (2 * P + p) * NC;
                 double s = 0;
                 lam_out += !(lam > 0 && lam < 1);
-                for (k = 0; k < X; ++k) err_mix = fmax(err_mix, fabs(o[k] - (lam * xi[k] + (1 - lam) * xj[k])));
+                for (k = 0; k < X; ++k) err_mix = err_max(err_mix, fabs(o[k] - (lam * xi[k] + (1 - lam) * xj[k])));
                 for (c = 0; c < NC; ++c) {
-                    err_lab = fmax(err_lab, fabs(t[c] - (lam * yi[c] + (1 - lam) * yj[c])));
+                    err_lab = err_max(err_lab, fabs(t[c] - (lam * yi[c] + (1 - lam) * yj[c])));
                     s += t[c];
                 }
-                err_sum = fmax(err_sum, fabs(s - 1));
+                err_sum = err_max(err_sum, fabs(s - 1));
             }
             /* CutMix row */
             {
@@ -169,14 +159,14 @@ static void test_forward_reference(network *net)
                             /* measured on the output: pixels of channel 0 that came from x_j */
                             if (c == 0 && o[q] == xj[q] && o[q] != xi[q]) ++from_j;
                         }
-                err_area = fmax(err_area, fabs(lam - (1.0 - (double)from_j / (W * H))));
-                err_cut_l = fmax(err_cut_l, fabs(lam - (1.0 - (double)(box[2] - box[0]) * (box[3] - box[1]) / (W * H))));
+                err_area = err_max(err_area, fabs(lam - (1.0 - (double)from_j / (W * H))));
+                err_cut_l = err_max(err_cut_l, fabs(lam - (1.0 - (double)(box[2] - box[0]) * (box[3] - box[1]) / (W * H))));
                 partial_boxes += from_j > 0 && from_j < W * H;
                 for (c = 0; c < NC; ++c) {
-                    err_lab = fmax(err_lab, fabs(t[c] - (lam * yi[c] + (1 - lam) * yj[c])));
+                    err_lab = err_max(err_lab, fabs(t[c] - (lam * yi[c] + (1 - lam) * yj[c])));
                     s += t[c];
                 }
-                err_sum = fmax(err_sum, fabs(s - 1));
+                err_sum = err_max(err_sum, fabs(s - 1));
             }
         }
     }
@@ -475,7 +465,7 @@ static char **make_images(int *n_out, int *path_class)
     char **paths = calloc(24, sizeof(char *));
     for (c = 0; c < LC; ++c) {
         char dir[600];
-        snprintf(dir, sizeof(dir), "%s/%s", tmpdir, LOADER_LABELS[c]);
+        snprintf(dir, sizeof(dir), "%s/%s", tmp_dir(), LOADER_LABELS[c]);
         mkdir(dir, 0777);
     }
     /* interleave the classes in the list */
@@ -486,7 +476,7 @@ static char **make_images(int *n_out, int *path_class)
             if (i >= LOADER_COUNTS[c]) continue;
             im = make_image(S, S, 3);
             for (k = 0; k < S * S * 3; ++k) im.data[k] = (n + 1) * 10 / 255.f;
-            snprintf(base, sizeof(base), "%s/%s/%d_%s", tmpdir, LOADER_LABELS[c], n, LOADER_LABELS[c]);
+            snprintf(base, sizeof(base), "%s/%s/%d_%s", tmp_dir(), LOADER_LABELS[c], n, LOADER_LABELS[c]);
             save_image_options(im, base, PNG, 0);
             free_image(im);
             paths[n] = malloc(strlen(base) + 5);
@@ -672,28 +662,9 @@ static void test_loader(void)
     free_network(net0);
 }
 
-/* Darknet stops with exit(1) on errors: clean up from atexit, not only at the end; but not
- * in the children of expect_exit, which exit(1) on purpose while the parent still needs the
- * files. */
-static pid_t main_pid;
-
-static void remove_tmpdir(void)
-{
-    char cmd[600];
-    if (getpid() != main_pid) return;
-    snprintf(cmd, sizeof(cmd), "rm -rf '%s'", tmpdir);
-    if (system(cmd) != 0) fprintf(stderr, "could not remove %s\n", tmpdir);
-}
-
 int main(void)
 {
     network *net;
-    if (!mkdtemp(tmpdir)) {
-        perror("mkdtemp");
-        return 1;
-    }
-    main_pid = getpid();
-    atexit(remove_tmpdir);
     net = parse_cfg_text("mixdata.cfg", MAIN_CFG);
     CHECK(net->n == 1 && net->layers[0].type == PLUGIN && net->layers[0].plugin == plugin_find("mixdata"),
           "mixdata cfg: parses to one PLUGIN layer made by the mixdata entry");

@@ -29,14 +29,7 @@ static const double LAMBDA = 0.6;
 /* Layers: 0 [mixdata], 1 encoder, 2 projection (h), 3 prediction (u), 4 [rcl]. */
 enum { PROJ = 2, PRED = 3, RCL = 4 };
 
-static char tmpdir[] = "/tmp/ricasso-test-rcl-XXXXXX";
-static char cfg_path[300];
-
-static void remove_tmpdir(void)
-{
-    unlink(cfg_path);
-    rmdir(tmpdir);
-}
+static char cfg_path[900];
 
 static network *make_net(unsigned seed)
 {
@@ -119,12 +112,7 @@ int main(void)
     float *dh, *du;
     int b, i, ok;
 
-    if (!mkdtemp(tmpdir)) {
-        perror("mkdtemp");
-        return 1;
-    }
-    snprintf(cfg_path, sizeof(cfg_path), "%s/rcl.cfg", tmpdir);
-    atexit(remove_tmpdir);
+    snprintf(cfg_path, sizeof(cfg_path), "%s", tmp_path("rcl.cfg"));
 
     net = make_net(31);
     f.net = net;

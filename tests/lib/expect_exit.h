@@ -4,7 +4,7 @@
  *
  * Header-only (static functions) so the test programs that need it include it without a
  * change to tests/tests.mk. The child's stdout goes to /dev/null; its stderr to a temporary
- * file that the parent reads and removes. The child calls only single-threaded code, so
+ * file in the test's tmp_dir() that the parent reads and removes. The child calls only single-threaded code, so
  * forking a process that has OpenMP or loader threads is safe here.
  */
 #ifndef TESTS_EXPECT_EXIT_H
@@ -24,11 +24,12 @@ typedef void (*expect_exit_fn)(void *ctx);
 /* fn(ctx) must exit with a non-zero status, printing `want` (a substring) on stderr. */
 static int expect_exit(const char *name, expect_exit_fn fn, void *ctx, const char *want)
 {
-    char errpath[] = "/tmp/ricasso-test-stderr-XXXXXX";
-    char buf[4096] = "";
-    int fd = mkstemp(errpath), status = 0, ok;
+    char errpath[900], buf[4096] = "";
+    int fd, status = 0, ok;
     ssize_t got = 0;
     pid_t pid;
+    snprintf(errpath, sizeof(errpath), "%s", tmp_path("stderr-XXXXXX"));
+    fd = mkstemp(errpath);
     if (fd < 0) return harness_record(0, name, "mkstemp failed");
     fflush(stdout);
     fflush(stderr);

@@ -13,7 +13,8 @@ gc_opts gc_default_opts(void)
     o.step = 1e-3;
     o.rel_tol = 1e-2;
     o.abs_floor = 1e-3;
-    o.rel_floor = 0.1;
+    o.rel_floor = 3e-2;
+    o.max_skip = 0.25;
     o.max_report = 5;
     return o;
 }
@@ -105,6 +106,11 @@ int gradcheck(const char *label, const gc_var *vars, int nvars, gc_loss_fn loss,
     for (v = 0; v < nvars; ++v) free(analytic[v]);
     free(analytic);
     ok = !res.nondeterministic && res.failed == 0 && res.checked > 0;
+    if (res.skipped > o.max_skip * (res.checked + res.skipped)) {
+        printf("  %s: %d of %d elements skipped at kinks: more than %.0f%%\n", label, res.skipped,
+               res.checked + res.skipped, 100 * o.max_skip);
+        ok = 0;
+    }
     if (result) *result = res;
     return ok;
 }

@@ -12,8 +12,10 @@
  *      the step actually taken is the difference of the two float values, so the rounding
  *      of x_i +- h to float does not bias the estimate; L is accumulated in double;
  *   3. the element passes when |fd - analytic| <= rel_tol * max(|fd|, |analytic|, floor),
- *      floor = max(abs_floor, rel_floor * max_i |analytic_i|) over that variable
- *      (Caffe's rule, with the floor as an option instead of a fixed 1).
+ *      floor = max(abs_floor, rel_floor * max_i |analytic_i|) over that variable: Caffe's
+ *      max(|a|, |b|, 1) with its 1 scaled to the tensor's gradients; rel_floor is small
+ *      (1e-2), so an element 100x smaller than the largest is still compared relatively
+ *      and a 2x error in it is caught (test_gradcheck.c checks that it is).
  * loss(ctx) and grad(ctx) must reseed every random generator they use (srand(fixed)) before
  * each forward pass, so that a stochastic layer draws the same numbers every time; the
  * checker verifies that two calls of loss(ctx) at the same point return the same value and
@@ -21,7 +23,7 @@
  *
  * An optional kink callback may skip elements whose +-h interval crosses a non-smooth
  * point (the ReLU/leaky kink, a max switching); skipped elements are counted in the result
- * and never count as checked, so a caller can (and should) assert that few were skipped.
+ * and never count as checked; more than max_skip of the elements skipped fails the check.
  *
  * For layer-level tests, gc_layer_net wraps one layer in a network struct (input, delta,
  * truth, workspace, train=1) and provides ready-made loss/grad callbacks:
@@ -54,10 +56,12 @@ typedef struct gc_opts {
     double rel_floor;     /* the floor is also at least rel_floor * max_i |analytic_i| of the
                              variable, so elements with tiny gradients are compared on the
                              scale of that variable's gradients, not against float noise
-                             (default 0.1) */
+                             (default 1e-2) */
     int max_per_var;      /* check at most this many elements per variable, spread evenly
                              over the whole array (0 = all) */
     gc_kink_fn kink;      /* optional */
+    double max_skip;      /* the check fails when more than this fraction of the elements
+                             looked at was skipped (default 0.25) */
     int quiet;            /* 1: do not print each mismatching element */
     int max_report;       /* mismatches printed per variable (default 5) */
 } gc_opts;

@@ -1,12 +1,19 @@
 /* See harness.h. */
+#define _XOPEN_SOURCE 700
 #include "harness.h"
 
+#include <ftw.h>
 #include <math.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 static int n_pass, n_fail;
 static char name_buf[512];
+/* the open case, if any: its name and the checks recorded inside it */
+static int case_open, case_pass, case_fail;
+static char case_name[512];
 
 const char *harness_name(const char *fmt, ...)
 {
@@ -21,6 +28,21 @@ int harness_record(int ok, const char *name, const char *details_fmt, ...)
 {
     /* stdout and stderr interleave in the log: flush so each line lands where it happened. */
     fflush(stderr);
+    if (case_open) {
+        if (ok) {
+            ++case_pass;
+        } else {
+            va_list ap;
+            ++case_fail;
+            printf("  in %s: FAIL %s: ", case_name, name);
+            va_start(ap, details_fmt);
+            vprintf(details_fmt, ap);
+            va_end(ap);
+            printf("\n");
+            fflush(stdout);
+        }
+        return ok;
+    }
     if (ok) {
         ++n_pass;
         printf("PASS %s\n", name);
@@ -61,11 +83,34 @@ int harness_rel(double a, double b, double rtol, double floor, const char *name,
                           file, line, ea, a, eb, b, d / scale, rtol);
 }
 
+void case_begin(const char *fmt, ...)
+{
+    va_list ap;
+    if (case_open) case_end();
+    va_start(ap, fmt);
+    vsnprintf(case_name, sizeof(case_name), fmt, ap);
+    va_end(ap);
+    case_open = 1;
+    case_pass = case_fail = 0;
+}
+
+int case_end(void)
+{
+    int ok = case_fail == 0 && case_pass > 0, n = case_pass + case_fail;
+    char name[600];
+    if (!case_open) return 1;
+    case_open = 0;
+    snprintf(name, sizeof(name), "%s (%d checks)", case_name, n);
+    if (n == 0) return harness_record(0, name, "no checks ran in this case");
+    return harness_record(ok, name, "%d of %d checks failed (above)", case_fail, n);
+}
+
 int harness_passed(void) { return n_pass; }
 int harness_failed(void) { return n_fail; }
 
 int harness_finish(void)
 {
+    if (case_open) case_end();
     if (n_pass + n_fail == 0) {
         ++n_fail;
         printf("FAIL no checks ran\n");
@@ -73,4 +118,58 @@ int harness_finish(void)
     printf("@@ counts %d %d\n", n_pass, n_fail);
     fflush(stdout);
     return n_fail ? 1 : 0;
+}
+
+/* ---- files ---- */
+
+static char tmp_folder[600];
+static pid_t tmp_owner;
+
+static int remove_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
+{
+    (void)st; (void)flag; (void)ftw;
+    return remove(path);
+}
+
+static void remove_tmp_folder(void)
+{
+    /* a forked child (expect_exit) exits through here too: only the owner removes */
+    if (tmp_folder[0] && getpid() == tmp_owner && nftw(tmp_folder, remove_entry, 16, FTW_DEPTH | FTW_PHYS) != 0)
+        fprintf(stderr, "could not remove %s\n", tmp_folder);
+}
+
+const char *tmp_dir(void)
+{
+    if (!tmp_folder[0]) {
+        const char *base = getenv("TMPDIR");
+        snprintf(tmp_folder, sizeof(tmp_folder), "%s/ricasso-test-XXXXXX", base && *base ? base : "/tmp");
+        if (!mkdtemp(tmp_folder)) {
+            perror(tmp_folder);
+            exit(1);
+        }
+        tmp_owner = getpid();
+        atexit(remove_tmp_folder);
+    }
+    return tmp_folder;
+}
+
+char *tmp_path(const char *name)
+{
+    static char buf[8][800];
+    static int k;
+    char *p = buf[k++ % 8];
+    snprintf(p, sizeof(buf[0]), "%s/%s", tmp_dir(), name);
+    return p;
+}
+
+const char *repo_path(const char *rel)
+{
+    static char buf[8][1200];
+    static int k;
+    const char *root = getenv("RICASSO_ROOT");
+    char *p;
+    if (!root || !*root) return rel;
+    p = buf[k++ % 8];
+    snprintf(p, sizeof(buf[0]), "%s/%s", root, rel);
+    return p;
 }

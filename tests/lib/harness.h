@@ -12,10 +12,30 @@
  *   CHECK_CLOSE(a, b, tol, name_fmt, ...)  |a - b| <= tol, both finite (compared in double)
  *   CHECK_REL(a, b, rtol, floor, name...)  |a - b| <= rtol * max(|a|, |b|, floor)
  *   check_report(ok, name, details_fmt...) a check whose details the caller words itself
+ *
+ * Cases: the counts are of test cases, not of lines. A sweep (one behaviour checked over
+ * many elements, shapes or settings) is one case: between case_begin(name_fmt, ...) and
+ * case_end() the checks are not counted on their own; a failing one prints its details
+ * ("  in NAME: FAIL ..."), and case_end() records one PASS ("NAME (N checks)") or one FAIL.
+ *
+ * Files: a test writes only into its own fresh temporary folder, made on the first call of
+ * tmp_dir() and removed with everything in it when the program exits (by the process that
+ * made it, not by a forked child); repository files are found through repo_path, which
+ * does not assume the repository root is the current folder.
+ *   tmp_dir()          the folder: $TMPDIR or /tmp, ricasso-test-XXXXXX
+ *   tmp_path(name)     tmp_dir()/name (a ring of 8 static buffers)
+ *   repo_path(rel)     $RICASSO_ROOT/rel (tests/run.sh sets it), else rel as it is
+ *
+ * Error accumulators use err_max, never fmax: fmax(err, NaN) returns err, so a NaN output
+ * would pass the comparison that follows.
+ *   err = err_max(err, fabs(a - b));        a NaN error makes err +inf for good
+ * (magnitudes used as controls, "the gradient is not trivially small", keep fmax: there a
+ * NaN must not count as large.)
  */
 #ifndef TESTS_HARNESS_H
 #define TESTS_HARNESS_H
 
+#include <math.h>
 #include <stdarg.h>
 
 /* Records one check; name is already formatted. Returns ok. */
@@ -30,9 +50,20 @@ int harness_rel(double a, double b, double rtol, double floor, const char *name,
                 const char *file, int line, const char *ea, const char *eb);
 /* Prints "@@ counts P F"; returns 0 when every check passed and at least one ran, else 1. */
 int harness_finish(void);
+void case_begin(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+int case_end(void);
+const char *tmp_dir(void);
+char *tmp_path(const char *name);
+const char *repo_path(const char *rel);
 /* Counts so far (for tests that need them). */
 int harness_passed(void);
 int harness_failed(void);
+
+/* Running maximum of errors in which a NaN counts as an infinite error. */
+static inline double err_max(double acc, double err)
+{
+    return err != err ? INFINITY : (err > acc ? err : acc);
+}
 
 #define CHECK(cond, ...) \
     harness_check(!!(cond), harness_name(__VA_ARGS__), __FILE__, __LINE__, #cond)

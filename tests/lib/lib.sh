@@ -56,3 +56,16 @@ finish() {
     echo "@@ counts $T_PASS $T_FAIL"
     [ "$T_FAIL" -eq 0 ]
 }
+
+# Shared cfg fixtures (tests/lib/fixtures/*.cfg) and a way to vary one key of them.
+FIXTURES=$ROOT/tests/lib/fixtures
+
+# cfg_set SRC DST SECTION KEY VALUE: SRC with KEY=VALUE in the first [SECTION] (replaced
+# there, or added at the end of that section), nothing else changed.
+cfg_set() {
+    awk -v sec="[$3]" -v key="$4" -v val="$5" '
+        /^\[/ { if (in_sec && !done) { print key "=" val; done = 1 } in_sec = (!done && $0 == sec); print; next }
+        in_sec && index($0, key "=") == 1 { print key "=" val; done = 1; next }
+        { print }
+        END { if (in_sec && !done) print key "=" val }' "$1" >"$2"
+}

@@ -94,6 +94,67 @@ static void test_toy(void)
     CHECK(!ok && r.nondeterministic, "gradcheck: refuses a loss that is not repeatable");
 }
 
+/* ---- a small element: L = sum_i w_i x_i^2 / 2 with w = 1000 for x_0, 1 for the others ----
+ * dL/dx_i = w_i x_i: element 1 is 1e-3 of the largest gradient. A 2x error there must be
+ * caught: the floor of 0.1 x the largest gradient that the checker once had let it pass
+ * (tolerance 1e-2 x 0.1 x 1000 = 1, error 1). */
+
+typedef struct {
+    float x[4], grad[4];
+    float wrong_scale;   /* multiplies grad[1] */
+} quad;
+
+static double quad_loss(void *ctx)
+{
+    quad *q = ctx;
+    double s = 0;
+    int i;
+    for (i = 0; i < 4; ++i) s += (i == 0 ? 1000.0 : 1.0) * q->x[i] * q->x[i] / 2;
+    return s;
+}
+
+static void quad_grad(void *ctx)
+{
+    quad *q = ctx;
+    int i;
+    for (i = 0; i < 4; ++i) q->grad[i] -= (float)((i == 0 ? 1000.0 : 1.0) * q->x[i]);
+    q->grad[1] *= q->wrong_scale;
+}
+
+static void test_small_element(void)
+{
+    quad q = {{1, 1, 0.5f, -0.75f}, {0}, 1};
+    gc_var v = {"x", q.x, 4, q.grad};
+    gc_opts o = gc_default_opts();
+    gc_result r;
+    int ok = gradcheck("quad", &v, 1, quad_loss, quad_grad, &q, &o, &r);
+    CHECK(ok && r.checked == 4, "gradcheck: gradients 1000x apart all pass when right (max rel %.2g)", r.max_rel_err);
+    q.wrong_scale = 2;
+    o.quiet = 1;
+    ok = gradcheck("quad-small-wrong", &v, 1, quad_loss, quad_grad, &q, &o, &r);
+    CHECK(!ok && r.failed == 1, "gradcheck: reports a 2x error in an element 1e-3 of the largest (failed=%d)", r.failed);
+}
+
+/* ---- skipped elements: a kink callback that skips too many must fail the check ---- */
+
+static int skip_half(void *ctx, const gc_var *var, int i, double step) { return i % 2 == 0; }
+
+static void test_skip_bound(void)
+{
+    toy t;
+    gc_var v = {"x", 0, 8, 0};
+    gc_opts o = gc_default_opts();
+    gc_result r;
+    int ok;
+    toy_init(&t);
+    v.x = t.x;
+    v.grad = t.grad;
+    o.kink = skip_half;
+    ok = gradcheck("toy-skip-half", &v, 1, toy_loss, toy_grad, &t, &o, &r);
+    CHECK(!ok && r.failed == 0 && r.skipped == 4,
+          "gradcheck: half the elements skipped at kinks fails the check (max_skip %.2f)", o.max_skip);
+}
+
 /* ---- kinks: a ReLU whose pre-activation sits within one step of 0 ---- */
 
 static void test_kink(void)
@@ -125,6 +186,7 @@ static void test_kink(void)
     CHECK(!ok && r.failed > 0, "kink: without the kink callback the crossing is reported (%d elements)", r.failed);
 
     o.kink = gc_layer_kink_sign;
+    o.max_skip = 1;   /* a third of this tiny layer sits at the kink on purpose */
     ok = gradcheck("relu-kink-guarded", vars, 2, gc_layer_loss, gc_layer_grad, &t, &o, &r);
     CHECK(ok && r.skipped > 0 && r.skipped <= IN + 1 && r.checked + r.skipped == IN * OUT + OUT,
           "kink: gc_layer_kink_sign skips only the crossing elements (%d skipped, %d checked)",
@@ -184,7 +246,7 @@ static void test_connected(void)
             int b = i / OUT, j = i % OUT;
             double z = l.biases[j];
             for (k = 0; k < IN; ++k) z += (double)l.weights[j * IN + k] * c.t.input[b * IN + k];
-            maxerr = fmax(maxerr, fabs(1 / (1 + exp(-z)) - l.output[i]));
+            maxerr = err_max(maxerr, fabs(1 / (1 + exp(-z)) - l.output[i]));
         }
         CHECK_CLOSE(maxerr, 0, 1e-6, "connected: forward matches logistic(Wx+b) in double");
     }
@@ -319,8 +381,8 @@ static void test_softmax(int soft)
         for (k = 0; k < K; ++k) z += exp(t.input[b * K + k] - mx);
         for (k = 0; k < K; ++k) {
             double p = exp(t.input[b * K + k] - mx) / z, tr = t.truth[b * K + k];
-            maxerr = fmax(maxerr, fabs(p - l.output[b * K + k]));
-            maxerr = fmax(maxerr, fabs((tr - p) - t.input_delta[b * K + k]));
+            maxerr = err_max(maxerr, fabs(p - l.output[b * K + k]));
+            maxerr = err_max(maxerr, fabs((tr - p) - t.input_delta[b * K + k]));
             if (tr) cost -= tr * log(p);
         }
     }
@@ -341,6 +403,8 @@ static void test_softmax(int soft)
 int main(void)
 {
     test_toy();
+    test_small_element();
+    test_skip_bound();
     test_kink();
     test_connected();
     test_convolutional(0);
