@@ -19,14 +19,6 @@
 #include "harness.h"
 
 /* The repository root, from this file's path as the compiler saw it ("" when relative). */
-static void repo_root(char *out, size_t n)
-{
-    const char *self = __FILE__, *tail = "tests/plugin/test_registry.c";
-    size_t ls = strlen(self), lt = strlen(tail);
-    size_t keep = ls >= lt && strcmp(self + ls - lt, tail) == 0 ? ls - lt : 0;
-    snprintf(out, n, "%.*s", (int)keep, self);
-}
-
 /* 1 when the line, after leading blanks, starts a comment or continues a block comment. */
 static int comment_line(const char *s)
 {
@@ -38,12 +30,11 @@ static int comment_line(const char *s)
  * the file does not exist. */
 static int gradcheck_calls(const char *name)
 {
-    char root[512], path[1024], line[4096];
+    char rel[256], line[4096];
     FILE *fp;
     int n = 0;
-    repo_root(root, sizeof(root));
-    snprintf(path, sizeof(path), "%stests/layers/test_%s.c", root, name);
-    fp = fopen(path, "r");
+    snprintf(rel, sizeof(rel), "tests/layers/test_%s.c", name);
+    fp = fopen(repo_path(rel), "r");
     if (!fp) return -1;
     while (fgets(line, sizeof(line), fp))
         if (!comment_line(line) && strstr(line, "gradcheck(")) ++n;
