@@ -118,7 +118,7 @@ bench_train() {
     mkdir -p "$WORK/logs" "$WORK/backup"
     rm -f "$w"
     stdbuf -oL "$DARKNET" classifier train "$DATA" "$cfg" -seed "${BENCH_SEED:-1}" 2>&1 \
-        | tee "$log" | "$ROOT/scripts/train-progress" "$name" "$iters" "${log%.log}-losses.csv" || ok=0
+        | tee "$log" | "$ROOT/scripts/train-progress" "$name" "$iters" "${log%.log}-losses.csv" $(( $(rows_of "$cfg") / PAIRS )) || ok=0
     grep -Eq '^[0-9]+, [0-9.]+: -?(nan|inf)' "$log" && die "$name: the loss became NaN or infinite; see $log"
     (( ok )) || { show_tail "$log"; die "$name: training failed"; }
     [[ -s $w ]] || { show_tail "$log"; die "$name: training ended without writing $w"; }

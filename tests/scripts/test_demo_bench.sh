@@ -10,7 +10,8 @@
 #     scales the convolutions' filters, nothing else, and the result parses; a cfg without
 #     the step layout (128 instance rows) is refused;
 #   - bench_table builds the side-by-side table (four scores) from classifier ood's CSV files;
-#   - scripts/train-progress: progress lines, the CSV, and the stop at a NaN loss.
+#   - scripts/train-progress: progress lines, the CSV, epochs as passes over the training set
+#     for 512-row steps (ROWS=4), and the stop at a NaN loss.
 set -u
 . "$(dirname "$0")/../lib/lib.sh"
 cd "$ROOT" || exit 1
@@ -105,6 +106,14 @@ check "train-progress: a line per iteration for 6 iterations, with epoch, ETA an
     bash -c "[ \$(wc -l <'$TMP/p.out') -eq 6 ] && grep -qE '^\[100%\] iter 6/6  epoch   0.60  0m00s elapsed  ETA 0m00s  \| NOD 2.6000  CBCL 0.1000  RCL -0.5000  total 1.6000$' '$TMP/p.out'"
 check "train-progress: the CSV has every iteration" \
     bash -c "[ \$(awk -F, 'NR > 1' '$TMP/p.csv' | wc -l) -eq 6 ] && [ \"\$(sed -n 2p '$TMP/p.csv' | cut -d, -f1-5,7-)\" = '1,0.1,2.5,0.1,0.01,2.1,0.1,-0.5,1.1' ]"
+{
+    for i in 1 2; do
+        echo "$i, 0.$((4 * i)): 2.5, 2.6 avg, 0.1 rate, 0.01 seconds, $((i * 64)) images"
+        echo "   losses: RCL -0.5 CBCL 0.1 NOD 2.$i  total 1.$i"
+    done
+} | scripts/train-progress t 2 "$TMP/r.csv" 4 >"$TMP/r.out"
+check "train-progress ROWS=4: the epoch counts passes over the training set (Darknet's / 4), on screen and in the CSV" \
+    bash -c "grep -qE '^\[100%\] iter 2/2  epoch   0.20 ' '$TMP/r.out' && [ \"\$(sed -n 3p '$TMP/r.csv' | cut -d, -f1-2)\" = '2,0.200000' ]"
 {
     echo "1, 0.1: 2.5, 2.6 avg, 0.1 rate, 0.01 seconds, 64 images"
     echo "   losses: RCL -0.5 CBCL -nan NOD 2.1  total -nan"
