@@ -3,15 +3,23 @@
 #
 #   bench_shared                 finds ../shared/data (or $BENCH_SHARED) and checks its files
 #   bench_data                   CIFAR-10-LT IR 100 + the three OOD sets under $WORK/data
+#   method_cfg NAME              the committed cfg of a method (or ablation row)
 #   bench_cfg SRC DST EPOCHS WIDTH   a cfg with the schedule for EPOCHS and the width
 #   bench_train NAME CFG ITERS   trains into $WORK/backup, progress on stdout, checks the run
 #   bench_eval NAME CFG WEIGHTS [ARGS]   classifier ood into $WORK/results/NAME
 #   bench_table NAME...          the side-by-side table of the results folders
 
 METHODS=(ce la lgla ricasso)
-declare -A METHOD_TITLE=([ce]="plain CE" [la]="logit-adjusted CE" [lgla]="LGLA" [ricasso]="RICASSO")
+# The rows of the paper's ablation (Table 4), each adding to the one before: LGLA, +NOD and
+# RCL (RCL needs the mixed rows), +AALA, +CBCL (= RICASSO).
+ABLATION=(lgla nod nod-aala ricasso)
+declare -A METHOD_TITLE=([ce]="plain CE" [la]="logit-adjusted CE" [lgla]="LGLA" [ricasso]="RICASSO"
+                         [nod]="LGLA +NOD+RCL" [nod-aala]="LGLA +NOD+RCL +AALA")
 N_TRAIN=12406   # CIFAR-10-LT IR 100
-BATCH=128
+# Instance rows per step for every method (the authors' B = 128): a cfg without [mixdata]
+# has batch=128; one with it has batch=512 and [mixdata] pairs=128 (instance, second
+# sampler, Mixup, CutMix). An epoch is N_TRAIN // PAIRS steps for all of them.
+PAIRS=128
 
 die() { echo "$PROG: error: $*" >&2; exit 1; }
 step() { printf '\n== [%5ds] %s\n' $((SECONDS - START)) "$*"; }
@@ -66,12 +74,24 @@ bench_data() {
     touch "$WORK/.data-done"
 }
 
-# bench_cfg SRC DST EPOCHS WIDTH: LGLA's schedule scaled to EPOCHS (warm-up 5 epochs, or a
-# tenth of the run when shorter; lr x0.1 at 80% and 90%, as 320 and 360 of 400), and every
-# [convolutional] layer's filters times WIDTH (1, 0.5, 0.25). Nothing else changes.
+method_cfg() {
+    case $1 in
+        nod) echo "$ROOT/cfg/ablation/ricasso-nod1-aala0-cbcl0.cfg" ;;
+        nod-aala) echo "$ROOT/cfg/ablation/ricasso-nod1-aala1-cbcl0.cfg" ;;
+        *) echo "$ROOT/cfg/$1-resnet32-cifar10.cfg" ;;
+    esac
+}
+
+# rows_of CFG: rows per step (the [net] batch)
+rows_of() { awk '/^\[/ { sec = $0 } sec == "[net]" && /^batch=/ { print substr($0, 7); exit }' "$1"; }
+
+# bench_cfg SRC DST EPOCHS WIDTH: LGLA's schedule scaled to EPOCHS passes over the training
+# set (N_TRAIN // PAIRS steps each; warm-up 5 epochs, or a tenth of the run when shorter; lr
+# x0.1 at 80% and 90%, as 320 and 360 of 400), and every [convolutional] layer's filters
+# times WIDTH (1, 0.5, 0.25). Nothing else changes. The cfg must have the step layout above.
 bench_cfg() {
     local src=$1 dst=$2 epochs=$3 width=$4
-    awk -v ep="$epochs" -v w="$width" -v n="$N_TRAIN" -v b="$BATCH" '
+    awk -v ep="$epochs" -v w="$width" -v n="$N_TRAIN" -v b="$PAIRS" '
         BEGIN { ipe = int(n / b); it = int(ep * ipe + 0.5); if (it < 1) it = 1
                 burn = 5 * ipe; if (burn > int(it / 10)) burn = int(it / 10)
                 s1 = int(it * 0.8); s2 = int(it * 0.9); if (s1 < 1) s1 = 1; if (s2 <= s1) s2 = s1 + 1 }
@@ -79,9 +99,14 @@ bench_cfg() {
         sec == "[net]" && /^max_batches=/ { print "max_batches=" it; next }
         sec == "[net]" && /^burn_in=/ { print "burn_in=" burn; next }
         sec == "[net]" && /^steps=/ { print "steps=" s1 "," s2; next }
-        sec == "[net]" && /^batch=/ && $0 != "batch=" b { print "bench: " FILENAME ": batch is not " b > "/dev/stderr"; exit 1 }
+        sec == "[net]" && /^batch=/ { rows = substr($0, 7) + 0 }
+        sec == "[mixdata]" && /^pairs=/ { pairs = substr($0, 7) + 0 }
+        /^\[mixdata\]/ { mix = 1 }
         sec == "[convolutional]" && /^filters=/ { f = substr($0, 9) * w; if (f < 1 || f != int(f)) { print "bench: width " w " gives " f " filters" > "/dev/stderr"; exit 1 } print "filters=" f; next }
-        { print }' "$src" >"$dst" || die "cannot rewrite $src"
+        { print }
+        END { if (mix ? (pairs != b || rows != 4 * b) : rows != b) {
+                  printf "bench: %s: %s, not the step layout of %d instance rows\n", FILENAME,
+                         mix ? "[mixdata] pairs=" pairs " with batch=" rows : "batch=" rows, b > "/dev/stderr"; exit 1 } }' "$src" >"$dst" || die "cannot rewrite $src (see above)"
 }
 
 iters_of() { sed -n 's/^max_batches=\([0-9]*\)$/\1/p' "$1" | head -n 1; }
@@ -93,7 +118,7 @@ bench_train() {
     mkdir -p "$WORK/logs" "$WORK/backup"
     rm -f "$w"
     stdbuf -oL "$DARKNET" classifier train "$DATA" "$cfg" -seed "${BENCH_SEED:-1}" 2>&1 \
-        | tee "$log" | "$ROOT/scripts/train-progress" "$name" "$iters" "${log%.log}-losses.csv" || ok=0
+        | tee "$log" | "$ROOT/scripts/train-progress" "$name" "$iters" "${log%.log}-losses.csv" $(( $(rows_of "$cfg") / PAIRS )) || ok=0
     grep -Eq '^[0-9]+, [0-9.]+: -?(nan|inf)' "$log" && die "$name: the loss became NaN or infinite; see $log"
     (( ok )) || { show_tail "$log"; die "$name: training failed"; }
     [[ -s $w ]] || { show_tail "$log"; die "$name: training ended without writing $w"; }
@@ -121,7 +146,8 @@ bench_eval() {
 }
 
 # bench_table NAME...: ACC and many/medium/few-shot accuracy, then AUROC and FPR95 of MSP,
-# energy and ODIN per OOD set and their average, one column per method; also TABLE.csv.
+# energy, max-logit and ODIN per OOD set and their average, one column per method; also
+# TABLE.csv.
 bench_table() {
     python3 - "$WORK/results" "$@" <<'EOF'
 import csv, os, sys
@@ -147,7 +173,7 @@ for g, label in (("all", "ID top-1 accuracy %"), ("many", "  many-shot %"), ("me
 for s in sets:
     lines.append("")
     lines.append("OOD: %s" % s)
-    for sc in ("msp", "energy", "odin"):
+    for sc in ("msp", "energy", "maxlogit", "odin"):
         add("  %-8s AUROC %%" % sc, [100 * met[(n, s, sc)][0] if (n, s, sc) in met else None for n in names])
         add("  %-8s FPR95 %%" % sc, [100 * met[(n, s, sc)][1] if (n, s, sc) in met else None for n in names])
 text = "\n".join(lines)

@@ -1,7 +1,8 @@
 # The test suite; called by the top Makefile as `make -f tests/tests.mk run` after test-build.
 #
 # tests/ mirrors src/ (tests/layers, tests/ood, tests/plugin, tests/accel), plus tests/e2e
-# (whole cfgs trained through ./darknet), tests/scripts (the scripts/ tools), tests/lib (the
+# (whole cfgs trained through ./darknet), tests/scripts (the scripts/ tools), tests/darknet
+# (what darknet-patches add to Darknet itself), tests/lib (the
 # harness, the gradient checker and the shell helpers every test shares) and tests/tools
 # (helper programs for the shell tests; never run as tests).
 #

@@ -183,12 +183,9 @@ void update_cbcl_layer(layer l, update_args a)
     cbcl_state *st = l.plugin_state;
     const int n = st->K * st->C * st->D;
     const float lr = a.learning_rate * l.learning_rate_scale;
-    int i;
-    /* Plain SGD with Darknet's momentum; no weight decay: centers are positions, not weights. */
-    for (i = 0; i < n; ++i) {
-        st->centers[i] += lr / a.batch * st->center_updates[i];
-        st->center_updates[i] *= a.momentum;
-    }
+    /* SGD with Darknet's momentum (Nesterov's when [net] nesterov=1 gave weight_updates_prev,
+       [n]); no weight decay: centers are positions, not weights. */
+    sgd_momentum_cpu(n, lr / a.batch, a.momentum, st->centers, st->center_updates, l.weight_updates_prev);
 }
 
 void save_cbcl_weights(layer l, FILE *fp)

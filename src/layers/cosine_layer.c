@@ -68,8 +68,8 @@ void update_cosine_layer(layer l, update_args a)
 {
     float lr = a.learning_rate * l.learning_rate_scale;
     axpy_cpu(l.nweights, -a.decay * a.batch, l.weights, 1, l.weight_updates, 1);
-    axpy_cpu(l.nweights, lr / a.batch, l.weight_updates, 1, l.weights, 1);
-    scal_cpu(l.nweights, a.momentum, l.weight_updates, 1);
+    /* Darknet's momentum; Nesterov's when [net] nesterov=1 gave weight_updates_prev */
+    sgd_momentum_cpu(l.nweights, lr / a.batch, a.momentum, l.weights, l.weight_updates, l.weight_updates_prev);
 }
 
 void free_cosine_layer(layer *l)

@@ -80,6 +80,12 @@ layer parse_mixdata_layer(list *options, plugin_params p)
     int reversed = cfg_int(options, &p, "reversed", 1, 0, 1);
     int blocks = row_blocks(mixup, cutmix);
     if (!mixup && !cutmix) cfg_fail(&p, "mixup", "mixup=0 and cutmix=0 leave nothing to mix");
+    /* pairs=P states the authors' step (P instance rows, P second-sampler rows, P per mix)
+       in the cfg, so that a batch edited alone cannot silently change P. 0: not given. */
+    int pairs = cfg_int(options, &p, "pairs", 0, 1, 1 << 20);
+    if (pairs && p.batch > 1 && p.batch != blocks * pairs)
+        cfg_fail(&p, "pairs", "pairs=%d needs a network batch (batch/subdivisions) of "
+                 "(2 + mixup + cutmix) x %d = %d, but it is %d", pairs, pairs, blocks * pairs, p.batch);
     if (p.batch > 1 && p.batch % blocks != 0)
         cfg_fail(&p, mixup ? "mixup" : "cutmix",
                  "the network batch (batch/subdivisions = %d) must be a multiple of %d "

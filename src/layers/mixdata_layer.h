@@ -28,6 +28,8 @@
  *   cutmix=1        0/1: produce CutMix rows (needs an image input)
  *   reversed=1      0/1: rows [P, 2P) from the class-reversed sampler; 0 draws them from the
  *                   instance sampler too (plain Mixup/CutMix, for ablations)
+ *   pairs=P         optional: P pairs a step; the network batch must then be exactly
+ *                   (2 + mixup + cutmix) x P (the authors' step: pairs=128, batch=512)
  * The network batch (batch / subdivisions) must be a multiple of 2 + mixup + cutmix.
  *
  * The maths: mixup_forward / _backward, cutmix_box_clip, cutmix_forward / _backward in

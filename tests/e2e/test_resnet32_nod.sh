@@ -1,6 +1,6 @@
 #!/bin/bash
 # The real cfg/resnet32-cifar-nod.cfg (single-expert ResNet-32 + [mixdata] + softmax), only
-# its batch and max_batches changed (batch 16 = 4 pairs, 4 iterations), trained with
+# its batch, max_batches and pairs changed (batch 16 = 4 pairs, 4 iterations), trained with
 # `darknet classifier train -seed 3` on a generated long-tailed set: 10 classes of 16x16
 # images (resized to 32x32 by the pad-and-crop augmentation) with 24, 18, ..., 2 images.
 # Checks: the run exits 0; the per-class counts it prints match the generated list (the
@@ -41,10 +41,10 @@ backup=$TMP/backup
 top=1
 EOF
 
-# ---- the real cfg, batch and max_batches overridden ----
-sed -e 's/^batch=.*/batch=16/' -e "s/^max_batches=.*/max_batches=$ITERS/" "$CFG_SRC" >"$TMP/nod.cfg"
-check "nod: the temp cfg differs from $CFG_SRC only in batch and max_batches" \
-    [ "$(diff "$CFG_SRC" "$TMP/nod.cfg" | grep -c '^[<>]')" -eq 4 ]
+# ---- the real cfg, batch, max_batches and [mixdata] pairs (512 rows = 128 pairs) overridden ----
+sed -e 's/^batch=.*/batch=16/' -e "s/^max_batches=.*/max_batches=$ITERS/" -e 's/^pairs=.*/pairs=4/' "$CFG_SRC" >"$TMP/nod.cfg"
+check "nod: the temp cfg differs from $CFG_SRC only in batch, max_batches and pairs" \
+    [ "$(diff "$CFG_SRC" "$TMP/nod.cfg" | grep -c '^[<>]')" -eq 6 ]
 
 # ---- train ----
 start=$SECONDS

@@ -2,7 +2,8 @@
 # The whole RICASSO cfg trains: cfg/ricasso-resnet32-cifar10.cfg (ResNet-32 x3 experts,
 # [mixdata], [rcl], [cbcl], [expert_softmax]) and the ablation without NOD (so without
 # mixed rows: [cbcl] runs with d- = 0), cfg/ablation/ricasso-nod0-aala0-cbcl1.cfg, each
-# copied with batch=16 and max_batches=3 (only those two [net] keys changed), trained with
+# copied with batch=16 and max_batches=3 (and [mixdata] pairs=4 where the cfg mixes: 16 rows
+# = 4 pairs; nothing else changed), trained with
 # `darknet classifier train -seed 7` on a generated long-tailed set of 10 classes
 # (20, 15, 11, 9, 7, 5, 4, 3, 2, 2 images; tool_mkimages' 16x16 PNGs, which the pad-crop
 # loader resizes to the cfg's 32x32). Checked for each run:
@@ -47,10 +48,12 @@ backup=$TMP/backup
 top=1
 EOF
 
-# small_cfg SRC DST: SRC with batch=16 and max_batches=$ITERS in [net], nothing else changed.
+# small_cfg SRC DST: SRC with batch=16 and max_batches=$ITERS in [net] and pairs=4 in
+# [mixdata] (the committed cfgs' 512 rows = 128 pairs), nothing else changed.
 small_cfg() {
     awk -v iters="$ITERS" '/^\[/ { sec = $0 }
         sec == "[net]" && /^batch=/ { print "batch=16"; next }
+        sec == "[mixdata]" && /^pairs=/ { print "pairs=4"; next }
         sec == "[net]" && /^max_batches=/ { print "max_batches=" iters; next }
         { print }' "$1" >"$2"
 }
@@ -74,9 +77,9 @@ train_run() {
     l1=$(cfg_key "$cfg" rcl lambda 1)
     echo "   $name: K = $K experts, CBCL lambda $l0, RCL lambda $l1"
     ok=0
-    [ "$(diff "$src" "$cfg" | grep -c '^[<>]')" -eq 4 ] && grep -q '^batch=16$' "$cfg" \
-        && grep -q "^max_batches=$ITERS\$" "$cfg" && ok=1
-    check "$name: the copy of $src differs in batch and max_batches only" [ "$ok" -eq 1 ]
+    [ "$(diff "$src" "$cfg" | grep -c '^[<>]')" -eq $((4 + 2 * mixed)) ] && grep -q '^batch=16$' "$cfg" \
+        && grep -q "^max_batches=$ITERS\$" "$cfg" && { [ "$mixed" -eq 0 ] || grep -q '^pairs=4$' "$cfg"; } && ok=1
+    check "$name: the copy of $src differs in batch and max_batches$( [ "$mixed" -eq 1 ] && echo ' and pairs') only" [ "$ok" -eq 1 ]
     start=$SECONDS
     "$DARKNET" classifier train "$TMP/lt.data" "$cfg" -seed 7 >"$log" 2>&1 </dev/null
     rc=$?

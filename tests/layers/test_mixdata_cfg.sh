@@ -46,6 +46,20 @@ expect_ok "mixdata cfg: mixup=0 with batch 9 (3 blocks of 3) parses" "$CFGCHECK"
 write_cfg "$TMP/sub.cfg" 's/^batch=8/batch=16\nsubdivisions=2/'
 expect_ok "mixdata cfg: batch=16 subdivisions=2 (network batch 8) parses" "$CFGCHECK" "$TMP/sub.cfg"
 
+write_cfg "$TMP/pairs2.cfg" 's/^reversed=1/reversed=1\npairs=2/'
+expect_ok "mixdata cfg: pairs=2 with batch 8 (4 blocks of 2) parses" "$CFGCHECK" "$TMP/pairs2.cfg"
+write_cfg "$TMP/pairs2sub.cfg" 's/^batch=8/batch=16\nsubdivisions=2/;s/^reversed=1/reversed=1\npairs=2/'
+expect_ok "mixdata cfg: pairs=2 with batch=16 subdivisions=2 (network batch 8) parses" "$CFGCHECK" "$TMP/pairs2sub.cfg"
+write_cfg "$TMP/pairs3.cfg" 's/^reversed=1/reversed=1\npairs=3/'
+expect_error "mixdata cfg: pairs=3 needs batch 12, the cfg has 8 (a multiple of 4 all the same)" \
+    "layer 0 [mixdata]" "key 'pairs'" "= 12, but it is 8" -- "$CFGCHECK" "$TMP/pairs3.cfg"
+write_cfg "$TMP/pairs3mix.cfg" 's/^batch=8/batch=12/;s/^cutmix=1/cutmix=0/;s/^reversed=1/reversed=1\npairs=3/'
+expect_error "mixdata cfg: pairs=3 with cutmix=0 needs batch 9, the cfg has 12" \
+    "layer 0 [mixdata]" "key 'pairs'" "= 9, but it is 12" -- "$CFGCHECK" "$TMP/pairs3mix.cfg"
+write_cfg "$TMP/pairs0.cfg" 's/^reversed=1/reversed=1\npairs=0/'
+expect_error "mixdata cfg: pairs=0 is out of range" \
+    "layer 0 [mixdata]" "key 'pairs'" -- "$CFGCHECK" "$TMP/pairs0.cfg"
+
 write_cfg "$TMP/none.cfg" 's/^mixup=1/mixup=0/;s/^cutmix=1/cutmix=0/'
 expect_error "mixdata cfg: mixup=0 and cutmix=0 leave nothing to mix" \
     "layer 0 [mixdata]" "mixup=0 and cutmix=0" -- "$CFGCHECK" "$TMP/none.cfg"
