@@ -1,7 +1,8 @@
 # RICASSO for Darknet: builds ./darknet from the pinned Debian source package of pjreddie's
 # Darknet, patched by darknet-patches/series, with the project's src/ (plugin registry, layers, data, ood, accel) compiled in.
 #
-#   make                 CPU build (OpenMP, OpenCV, OpenBLAS) -> ./darknet
+#   make                 CPU build (OpenMP, OpenCV, OpenBLAS, oneDNN convolutions) -> ./darknet
+#   make DNNL=0          the same without oneDNN (Darknet's im2col + OpenBLAS gemm)
 #   make GPU=1 CUDNN=1   CUDA 13 + cuDNN 9 build             -> ./darknet
 #   make test            test build (-O2 -fno-fast-math) and the whole test suite
 #   make demo            install what is missing, build, run the main job
@@ -16,7 +17,7 @@ CUDNN    ?= 0
 OPENCV   ?= 1
 OPENMP   ?= 1
 OPENBLAS ?= 1
-DNNL     ?= 0
+DNNL     ?= 1
 DEBUG    ?= 0
 
 CACHE    := $(or $(DARKNET_SRC_CACHE),build/dl)
@@ -32,6 +33,9 @@ all: darknet
 
 # ./darknet is a link to the binary of the last option set built.
 darknet: $(DNSTAMP)
+ifeq ($(DNNL),1)
+	@printf '#include <dnnl.h>\n' | $(or $(CC),cc) -E -x c - >/dev/null 2>&1 || { echo "make: DNNL=1 (the default) needs oneDNN's headers: scripts/install-deps installs libdnnl-dev; make DNNL=0 builds without oneDNN" >&2; exit 1; }
+endif
 	@$(MAKE) --no-print-directory -f mk/build.mk $(OPTIONS) VARIANT=$(VARIANT)
 	@[ "$$(readlink darknet 2>/dev/null)" = "build/$(VARIANT)/darknet" ] || ln -sfn build/$(VARIANT)/darknet darknet
 

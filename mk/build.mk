@@ -9,6 +9,8 @@ CUDNN   ?= 0
 OPENCV  ?= 1
 OPENMP  ?= 1
 OPENBLAS?= 1
+# The top Makefile passes every option; these defaults are those of its test-build and
+# gpu-build lines, which leave DNNL out (DNNL=1 is the default of `make` itself).
 DNNL    ?= 0
 DEBUG   ?= 0
 OPTS    ?= -Ofast

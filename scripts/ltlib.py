@@ -103,7 +103,7 @@ def planes_to_rgb(planes, side):
     return out
 
 
-# ---- Darknet's label rule (darknet-patches/0008) --------------------------------------------
+# ---- Darknet's label rule (darknet-patches/0011) --------------------------------------------
 
 def label_of_path(path, index):
     """The class Darknet gives an image path: its folder's name, or one '_'-separated token of

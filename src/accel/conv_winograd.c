@@ -197,6 +197,38 @@ AVX2 static inline __m256 load_pair(const float *p, int tw, int second)
     return _mm256_insertf128_ps(_mm256_castps128_ps256(lo), hi, 1);
 }
 
+/* v = B^T d B for eight tiles at once: rows[j][q] holds element (j, q) of the 4x4 input
+   tiles d; v[4 j + q] element (j, q) of the transformed tiles. */
+AVX2 static inline void input_tiles(__m256 rows[4][4], __m256 v[NXI])
+{
+    __m256 t[4][4];
+    int j, q;
+    /* B^T down each tile column, then B along each transformed row. */
+    for (q = 0; q < 4; ++q) {
+        t[0][q] = _mm256_sub_ps(rows[0][q], rows[2][q]);
+        t[1][q] = _mm256_add_ps(rows[1][q], rows[2][q]);
+        t[2][q] = _mm256_sub_ps(rows[2][q], rows[1][q]);
+        t[3][q] = _mm256_sub_ps(rows[1][q], rows[3][q]);
+    }
+    for (j = 0; j < 4; ++j) {
+        v[4 * j + 0] = _mm256_sub_ps(t[j][0], t[j][2]);
+        v[4 * j + 1] = _mm256_add_ps(t[j][1], t[j][2]);
+        v[4 * j + 2] = _mm256_sub_ps(t[j][2], t[j][1]);
+        v[4 * j + 3] = _mm256_sub_ps(t[j][1], t[j][3]);
+    }
+}
+
+/* Tile slots nrows * tw .. tp of each of the NXI planes of channel c are zeroed: the
+   products work on whole groups of 16 tiles. */
+static void zero_tail(float *X, int C, int c, int tp, int from)
+{
+    int xi, j;
+    for (xi = 0; xi < NXI; ++xi) {
+        float *x = X + ((size_t)xi * C + c) * tp;
+        for (j = from; j < tp; ++j) x[j] = 0;
+    }
+}
+
 /* The input row j (0..3) of tile rows r and r + 1 (when second): its plane row, or null
    outside the image. */
 static inline const float *tile_input_row(const geom *g, const float *in, int C, int c, int r, int j)
@@ -210,37 +242,23 @@ AVX2 static void transform_input_narrow(const geom *g, int C, const float *in, i
 {
     int tw = g->tw, tp = g->tp, nrows = g->rows, w = g->w;
     int last = g->batch * g->th;
-    int c, i, j, q, xi;
+    int c, i, j, xi;
     if (r0 + nrows > last) nrows = last - r0;
     for (c = 0; c < C; ++c) {
         for (i = 0; i < nrows; i += 2) {
             int second = i + 1 < nrows;
-            __m256 rows[4][4], t[4][4], v[NXI];
+            __m256 rows[4][4], v[NXI];
             for (j = 0; j < 4; ++j) {
                 const float *ra = tile_input_row(g, in, C, c, r0 + i, j);
                 const float *rb = second ? tile_input_row(g, in, C, c, r0 + i + 1, j) : 0;
                 deinterleave_halves(pair4(ra, rb, -1, w), pair4(ra, rb, 3, w), &rows[j][0], &rows[j][1]);
                 deinterleave_halves(pair4(ra, rb, 1, w), pair4(ra, rb, 5, w), &rows[j][2], &rows[j][3]);
             }
-            for (q = 0; q < 4; ++q) {
-                t[0][q] = _mm256_sub_ps(rows[0][q], rows[2][q]);
-                t[1][q] = _mm256_add_ps(rows[1][q], rows[2][q]);
-                t[2][q] = _mm256_sub_ps(rows[2][q], rows[1][q]);
-                t[3][q] = _mm256_sub_ps(rows[1][q], rows[3][q]);
-            }
-            for (j = 0; j < 4; ++j) {
-                v[4 * j + 0] = _mm256_sub_ps(t[j][0], t[j][2]);
-                v[4 * j + 1] = _mm256_add_ps(t[j][1], t[j][2]);
-                v[4 * j + 2] = _mm256_sub_ps(t[j][2], t[j][1]);
-                v[4 * j + 3] = _mm256_sub_ps(t[j][1], t[j][3]);
-            }
+            input_tiles(rows, v);
             for (xi = 0; xi < NXI; ++xi)
                 store_pair(V + ((size_t)xi * C + c) * tp + i * tw, v[xi], tw, second);
         }
-        for (xi = 0; xi < NXI; ++xi) {
-            float *vv = V + ((size_t)xi * C + c) * tp;
-            for (j = nrows * tw; j < tp; ++j) vv[j] = 0;
-        }
+        zero_tail(V, C, c, tp, nrows * tw);
     }
 }
 
@@ -281,7 +299,7 @@ AVX2 static void transform_input(const geom *g, int C, const float *in, int r0, 
             for (i = 0; i < nrows; ++i) {
                 int r = r0 + i, n = r / g->th, ty = r % g->th;
                 const float *plane = in + ((size_t)n * C + c) * h * w;
-                __m256 t[4][4], v[NXI];
+                __m256 v[NXI];
                 if (n == prev_n && ty == prev_ty + 1) {
                     for (q = 0; q < 4; ++q) { rows[0][q] = rows[2][q]; rows[1][q] = rows[3][q]; }
                     tile_columns(plane, 2 * ty + 1, tx, h, w, rows[2]);
@@ -291,34 +309,19 @@ AVX2 static void transform_input(const geom *g, int C, const float *in, int r0, 
                 }
                 prev_n = n;
                 prev_ty = ty;
-                /* B^T down each tile column, then B along each transformed row. */
-                for (q = 0; q < 4; ++q) {
-                    t[0][q] = _mm256_sub_ps(rows[0][q], rows[2][q]);
-                    t[1][q] = _mm256_add_ps(rows[1][q], rows[2][q]);
-                    t[2][q] = _mm256_sub_ps(rows[2][q], rows[1][q]);
-                    t[3][q] = _mm256_sub_ps(rows[1][q], rows[3][q]);
-                }
-                for (j = 0; j < 4; ++j) {
-                    v[4 * j + 0] = _mm256_sub_ps(t[j][0], t[j][2]);
-                    v[4 * j + 1] = _mm256_add_ps(t[j][1], t[j][2]);
-                    v[4 * j + 2] = _mm256_sub_ps(t[j][2], t[j][1]);
-                    v[4 * j + 3] = _mm256_sub_ps(t[j][1], t[j][3]);
-                }
+                input_tiles(rows, v);
                 for (xi = 0; xi < NXI; ++xi)
                     store8(V + ((size_t)xi * C + c) * tp + i * tw + tx, v[xi], tw - tx);
             }
         }
-        for (xi = 0; xi < NXI; ++xi) {
-            float *vv = V + ((size_t)xi * C + c) * tp;
-            for (j = nrows * tw; j < tp; ++j) vv[j] = 0;
-        }
+        zero_tail(V, C, c, tp, nrows * tw);
     }
 }
 
-/* dM[xi][k][t] = (A g A^T)[xi] for the 2x2 output-gradient tile g of tile t (zeros past the
-   edges), A = [1 0; 1 1; 1 -1; 0 -1]. */
-/* Rows a and b (null: zeros) of a 2x2 output-gradient tile pair into the 16 values of
-   A g A^T. */
+/* d = A g A^T, A = [1 0; 1 1; 1 -1; 0 -1], for eight 2x2 output-gradient tiles g at once:
+   p0, q0 are the left and right columns of the tiles' first row, p1, q1 of the second (zeros
+   past the edges); d[4 j + q] is element (j, q) of dM. Rows of A g are g0, g0 + g1,
+   g0 - g1, -g1; then the same along each row. */
 AVX2 static inline void dout_tiles(__m256 p0, __m256 q0, __m256 p1, __m256 q1, __m256 d[NXI])
 {
     __m256 zero = _mm256_setzero_ps(), rr[4][2];
@@ -347,7 +350,7 @@ AVX2 static void transform_dout_narrow(const geom *g, int K, const float *dout, 
 {
     int tw = g->tw, tp = g->tp, nrows = g->rows, w = g->w;
     int last = g->batch * g->th;
-    int k, i, j, xi;
+    int k, i, xi;
     if (r0 + nrows > last) nrows = last - r0;
     for (k = 0; k < K; ++k) {
         for (i = 0; i < nrows; i += 2) {
@@ -363,10 +366,7 @@ AVX2 static void transform_dout_narrow(const geom *g, int K, const float *dout, 
             for (xi = 0; xi < NXI; ++xi)
                 store_pair(D + ((size_t)xi * K + k) * tp + i * tw, d[xi], tw, second);
         }
-        for (xi = 0; xi < NXI; ++xi) {
-            float *dd = D + ((size_t)xi * K + k) * tp;
-            for (j = nrows * tw; j < tp; ++j) dd[j] = 0;
-        }
+        zero_tail(D, K, k, tp, nrows * tw);
     }
 }
 
@@ -374,7 +374,7 @@ AVX2 static void transform_dout(const geom *g, int K, const float *dout, int r0,
 {
     int tw = g->tw, tp = g->tp, nrows = g->rows, w = g->w, h = g->h;
     int last = g->batch * g->th;
-    int k, i, j, tx, xi;
+    int k, i, tx, xi;
     if (tw <= 4) {
         transform_dout_narrow(g, K, dout, r0, D);
         return;
@@ -385,33 +385,19 @@ AVX2 static void transform_dout(const geom *g, int K, const float *dout, int r0,
             int r = r0 + i, n = r / g->th, ty = r % g->th;
             const float *row0 = dout + ((size_t)n * K + k) * h * w + (size_t)(2 * ty) * w;
             for (tx = 0; tx < tw; tx += 8) {
-                __m256 p0, q0, p1, q1, rr[4][2], d[NXI];
+                __m256 p0, q0, p1, q1, d[NXI];
                 deinterleave(load_row8(row0, 2 * tx, w), load_row8(row0, 2 * tx + 8, w), &p0, &q0);
                 if (2 * ty + 1 < h) {
                     deinterleave(load_row8(row0 + w, 2 * tx, w), load_row8(row0 + w, 2 * tx + 8, w), &p1, &q1);
                 } else {
                     p1 = q1 = _mm256_setzero_ps();
                 }
-                /* Rows of A g: g0, g0 + g1, g0 - g1, -g1; then the same along each row. */
-                __m256 zero = _mm256_setzero_ps();
-                rr[0][0] = p0;                     rr[0][1] = q0;
-                rr[1][0] = _mm256_add_ps(p0, p1);  rr[1][1] = _mm256_add_ps(q0, q1);
-                rr[2][0] = _mm256_sub_ps(p0, p1);  rr[2][1] = _mm256_sub_ps(q0, q1);
-                rr[3][0] = _mm256_sub_ps(zero, p1); rr[3][1] = _mm256_sub_ps(zero, q1);
-                for (j = 0; j < 4; ++j) {
-                    d[4 * j + 0] = rr[j][0];
-                    d[4 * j + 1] = _mm256_add_ps(rr[j][0], rr[j][1]);
-                    d[4 * j + 2] = _mm256_sub_ps(rr[j][0], rr[j][1]);
-                    d[4 * j + 3] = _mm256_sub_ps(zero, rr[j][1]);
-                }
+                dout_tiles(p0, q0, p1, q1, d);
                 for (xi = 0; xi < NXI; ++xi)
                     store8(D + ((size_t)xi * K + k) * tp + i * tw + tx, d[xi], tw - tx);
             }
         }
-        for (xi = 0; xi < NXI; ++xi) {
-            float *dd = D + ((size_t)xi * K + k) * tp;
-            for (j = nrows * tw; j < tp; ++j) dd[j] = 0;
-        }
+        zero_tail(D, K, k, tp, nrows * tw);
     }
 }
 
@@ -441,6 +427,25 @@ AVX2 static inline __m256 finish(__m256 y, const wino_epilogue *ep, __m256 a, __
     return y;
 }
 
+/* y = A^T x A for eight tiles at once, with the epilogue: x[xi] holds element xi of the
+   4x4 products M of the tiles; y[0], y[1] are the left and right outputs of the tiles' top
+   row, y[2], y[3] of the bottom row. A^T down the columns of the 4x4 tile, then along the
+   rows. */
+AVX2 static inline void output_tiles(const __m256 x[NXI], const wino_epilogue *ep, __m256 ea, __m256 eb,
+                                     __m256 y[4])
+{
+    __m256 s0[4], s1[4];
+    int j;
+    for (j = 0; j < 4; ++j) {
+        s0[j] = _mm256_add_ps(_mm256_add_ps(x[j], x[4 + j]), x[8 + j]);
+        s1[j] = _mm256_sub_ps(_mm256_sub_ps(x[4 + j], x[8 + j]), x[12 + j]);
+    }
+    y[0] = finish(_mm256_add_ps(_mm256_add_ps(s0[0], s0[1]), s0[2]), ep, ea, eb);
+    y[1] = finish(_mm256_sub_ps(_mm256_sub_ps(s0[1], s0[2]), s0[3]), ep, ea, eb);
+    y[2] = finish(_mm256_add_ps(_mm256_add_ps(s1[0], s1[1]), s1[2]), ep, ea, eb);
+    y[3] = finish(_mm256_sub_ps(_mm256_sub_ps(s1[1], s1[2]), s1[3]), ep, ea, eb);
+}
+
 /* Writes (or adds) the first min(w, 8) floats of v at row (null: nothing). */
 AVX2 static inline void put8(float *row, int w, __m256 v, int add)
 {
@@ -454,7 +459,7 @@ AVX2 static void transform_output_narrow(const geom *g, int K, const float *M, i
 {
     int tw = g->tw, tp = g->tp, nrows = g->rows, w = g->w;
     int last = g->batch * g->th;
-    int k, i, j;
+    int k, i, xi;
     if (r0 + nrows > last) nrows = last - r0;
     for (k = 0; k < K; ++k) {
         __m256 ea = ep ? _mm256_set1_ps(ep->scale[k]) : _mm256_setzero_ps();
@@ -463,22 +468,12 @@ AVX2 static void transform_output_narrow(const geom *g, int K, const float *M, i
         size_t step = (size_t)K * tp;
         for (i = 0; i < nrows; i += 2) {
             int second = i + 1 < nrows;
-            __m256 s0[4], s1[4];
-            for (j = 0; j < 4; ++j) {
-                __m256 a = load_pair(m + j * step + i * tw, tw, second);
-                __m256 b = load_pair(m + (4 + j) * step + i * tw, tw, second);
-                __m256 c = load_pair(m + (8 + j) * step + i * tw, tw, second);
-                __m256 d = load_pair(m + (12 + j) * step + i * tw, tw, second);
-                s0[j] = _mm256_add_ps(_mm256_add_ps(a, b), c);
-                s1[j] = _mm256_sub_ps(_mm256_sub_ps(b, c), d);
-            }
-            __m256 y00 = finish(_mm256_add_ps(_mm256_add_ps(s0[0], s0[1]), s0[2]), ep, ea, eb);
-            __m256 y01 = finish(_mm256_sub_ps(_mm256_sub_ps(s0[1], s0[2]), s0[3]), ep, ea, eb);
-            __m256 y10 = finish(_mm256_add_ps(_mm256_add_ps(s1[0], s1[1]), s1[2]), ep, ea, eb);
-            __m256 y11 = finish(_mm256_sub_ps(_mm256_sub_ps(s1[1], s1[2]), s1[3]), ep, ea, eb);
+            __m256 x[NXI], y[4];
+            for (xi = 0; xi < NXI; ++xi) x[xi] = load_pair(m + xi * step + i * tw, tw, second);
+            output_tiles(x, ep, ea, eb, y);
             /* Interleaved: the low half of each pair of vectors is tile row i, the high i + 1. */
-            __m256 lo = _mm256_unpacklo_ps(y00, y01), hi = _mm256_unpackhi_ps(y00, y01);
-            __m256 lo1 = _mm256_unpacklo_ps(y10, y11), hi1 = _mm256_unpackhi_ps(y10, y11);
+            __m256 lo = _mm256_unpacklo_ps(y[0], y[1]), hi = _mm256_unpackhi_ps(y[0], y[1]);
+            __m256 lo1 = _mm256_unpacklo_ps(y[2], y[3]), hi1 = _mm256_unpackhi_ps(y[2], y[3]);
             put8((float *)tile_output_row(g, out, K, k, r0 + i, 0), w, _mm256_permute2f128_ps(lo, hi, 0x20), add);
             put8((float *)tile_output_row(g, out, K, k, r0 + i, 1), w, _mm256_permute2f128_ps(lo1, hi1, 0x20), add);
             if (second) {
@@ -496,7 +491,7 @@ AVX2 static void transform_output(const geom *g, int K, const float *M, int r0, 
 {
     int tw = g->tw, tp = g->tp, nrows = g->rows, w = g->w, h = g->h;
     int last = g->batch * g->th;
-    int k, i, j, tx;
+    int k, i, xi, tx;
     if (tw <= 4) {
         transform_output_narrow(g, K, M, r0, out, add, ep);
         return;
@@ -512,27 +507,16 @@ AVX2 static void transform_output(const geom *g, int K, const float *M, int r0, 
             __m256 ea = ep ? _mm256_set1_ps(ep->scale[k]) : _mm256_setzero_ps();
             __m256 eb = ep ? _mm256_set1_ps(ep->shift[k]) : _mm256_setzero_ps();
             for (tx = 0; tx < tw; tx += 8) {
-                __m256 s0[4], s1[4];
-                /* A^T down the columns of the 4x4 tile, then along the rows. */
-                for (j = 0; j < 4; ++j) {
-                    __m256 a = _mm256_loadu_ps(m + j * step + tx);
-                    __m256 b = _mm256_loadu_ps(m + (4 + j) * step + tx);
-                    __m256 c = _mm256_loadu_ps(m + (8 + j) * step + tx);
-                    __m256 d = _mm256_loadu_ps(m + (12 + j) * step + tx);
-                    s0[j] = _mm256_add_ps(_mm256_add_ps(a, b), c);
-                    s1[j] = _mm256_sub_ps(_mm256_sub_ps(b, c), d);
-                }
-                __m256 y00 = finish(_mm256_add_ps(_mm256_add_ps(s0[0], s0[1]), s0[2]), ep, ea, eb);
-                __m256 y01 = finish(_mm256_sub_ps(_mm256_sub_ps(s0[1], s0[2]), s0[3]), ep, ea, eb);
-                __m256 y10 = finish(_mm256_add_ps(_mm256_add_ps(s1[0], s1[1]), s1[2]), ep, ea, eb);
-                __m256 y11 = finish(_mm256_sub_ps(_mm256_sub_ps(s1[1], s1[2]), s1[3]), ep, ea, eb);
+                __m256 x[NXI], y[4];
+                for (xi = 0; xi < NXI; ++xi) x[xi] = _mm256_loadu_ps(m + xi * step + tx);
+                output_tiles(x, ep, ea, eb, y);
                 /* Interleave the two output columns of each tile. */
-                __m256 lo = _mm256_unpacklo_ps(y00, y01), hi = _mm256_unpackhi_ps(y00, y01);
+                __m256 lo = _mm256_unpacklo_ps(y[0], y[1]), hi = _mm256_unpackhi_ps(y[0], y[1]);
                 put16(row0 + 2 * tx, 2 * tx, w, _mm256_permute2f128_ps(lo, hi, 0x20),
                       _mm256_permute2f128_ps(lo, hi, 0x31), add);
                 if (second) {
-                    lo = _mm256_unpacklo_ps(y10, y11);
-                    hi = _mm256_unpackhi_ps(y10, y11);
+                    lo = _mm256_unpacklo_ps(y[2], y[3]);
+                    hi = _mm256_unpackhi_ps(y[2], y[3]);
                     put16(row0 + w + 2 * tx, 2 * tx, w, _mm256_permute2f128_ps(lo, hi, 0x20),
                           _mm256_permute2f128_ps(lo, hi, 0x31), add);
                 }

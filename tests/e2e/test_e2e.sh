@@ -144,7 +144,7 @@ ok=0
 [ -s "$TMP/pred4.txt" ] && ! cmp -s "$TMP/pred1.txt" "$TMP/pred4.txt" && ok=1
 check "e2e: control: untrained weights predict different outputs" [ "$ok" -eq 1 ]
 
-# ---- seeded training repeats exactly (darknet-patches/0005) ----
+# ---- seeded training repeats exactly (darknet-patches/0008) ----
 # Short runs (5 iterations) of the same cfg, each with its own backup folder.
 sed -e 's/^max_batches=.*/max_batches=5/' "$TMP/e2e.cfg" >"$TMP/short.cfg"
 # train_seeded NAME CFG [ARGS...]: trains, leaves the weights in $TMP/NAME.weights
@@ -177,7 +177,7 @@ train_seeded c5cli6 "$TMP/short-seeded.cfg" -seed 6
 check "e2e seed: [net] seed=5 gives the same weights as -seed 5" cmp -s "$TMP/s5a.weights" "$TMP/c5.weights"
 check "e2e seed: -seed 6 overrides [net] seed=5" cmp -s "$TMP/s6.weights" "$TMP/c5cli6.weights"
 
-# ---- exact labels (darknet-patches/0008) ----
+# ---- exact labels (darknet-patches/0011) ----
 # 'cat' is a substring of 'bobcat' and comes first in the labels file: stock Darknet's
 # substring matching gave bobcat images two labels in training and the label 'cat' in
 # validation. Matched exactly, each image has one label and validation can be accurate.

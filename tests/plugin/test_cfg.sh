@@ -1,5 +1,5 @@
 #!/bin/bash
-# Cfg and weights-file errors (darknet-patches/0003 and 0004, src/plugin/cfg_keys.c):
+# Cfg and weights-file errors (darknet-patches/0003 and 0004-0007, src/plugin/cfg_keys.c):
 #   - every cfg under cfg/ parses;
 #   - on a small valid cfg, each single defect (unknown type, unknown or duplicate key, bad
 #     number, bad activation, [cosine] keys out of range, text before the first section)
