@@ -35,15 +35,21 @@ int ood_parse_int(const char *cmd, const char *flag, const char *value, int lo, 
     return (int)v;
 }
 
-float ood_parse_float(const char *cmd, const char *flag, const char *value, float lo, float hi)
+double ood_parse_double(const char *cmd, const char *flag, const char *value, double lo, double hi)
 {
     char *end;
     double v;
     errno = 0;
     v = strtod(value, &end);
+    /* !(v >= lo && v <= hi) also refuses NaN, under IEEE-safe flags */
     if (end == value || *end || errno || !(v >= lo && v <= hi))
         ood_fail(cmd, "%s '%s': must be a number in [%g, %g]", flag, value, lo, hi);
-    return (float)v;
+    return v;
+}
+
+float ood_parse_float(const char *cmd, const char *flag, const char *value, float lo, float hi)
+{
+    return (float)ood_parse_double(cmd, flag, value, lo, hi);
 }
 
 char *ood_flag_value(const char *cmd, int argc, char **argv, int *i)

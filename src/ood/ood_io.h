@@ -27,6 +27,7 @@ void ood_fail(const char *cmd, const char *fmt, ...) __attribute__((noreturn, fo
  * number in [lo, hi]. */
 int ood_parse_int(const char *cmd, const char *flag, const char *value, int lo, int hi);
 float ood_parse_float(const char *cmd, const char *flag, const char *value, float lo, float hi);
+double ood_parse_double(const char *cmd, const char *flag, const char *value, double lo, double hi);
 /* The value after flag argv[*i] (advancing *i); stops when there is none. */
 char *ood_flag_value(const char *cmd, int argc, char **argv, int *i);
 

@@ -28,6 +28,15 @@ const char *ood_score_name(int kind)
     return kind >= 0 && kind < OOD_NSCORES ? score_names[kind] : "?";
 }
 
+const char *ood_score_names(char *buf, int len)
+{
+    int k, used = 0;
+    buf[0] = 0;
+    for (k = 0; k < OOD_NSCORES && used < len; ++k)
+        used += snprintf(buf + used, len - used, "%s%s", k ? ", " : "", score_names[k]);
+    return buf;
+}
+
 int ood_score_from_name(const char *name)
 {
     int k;

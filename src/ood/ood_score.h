@@ -35,6 +35,7 @@ enum { OOD_MSP, OOD_ENERGY, OOD_MAXLOGIT, OOD_ODIN, OOD_NSCORES };
 
 const char *ood_score_name(int kind);            /* "msp", "energy", "maxlogit", "odin" */
 int ood_score_from_name(const char *name);       /* -1 when unknown */
+const char *ood_score_names(char *buf, int len); /* "msp, energy, ...": every name, into buf */
 
 enum { OOD_HEAD_SOFTMAX, OOD_HEAD_EXPERT };
 
