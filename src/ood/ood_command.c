@@ -21,7 +21,9 @@
  *   per_class.csv                       class,name,train_count,group,images,correct,accuracy
  *   roc_SET_SCORE.csv                   threshold,fpr,tpr (every distinct threshold)
  *   hist_SCORE.csv                      bin_lo,bin_hi,id,SET... (fraction of each set per bin)
- * and WEIGHTS.ood (ood_threshold.h). scripts/plot-ood turns DIR into PNGs.
+ *   threshold.ood                       the deployment threshold (ood_threshold.h); with -deploy
+ *                                       also WEIGHTS.ood, where predict and demo read it
+ * scripts/plot-ood turns DIR into PNGs.
  *
  * Shot groups: with 10 classes, PASCL's CIFAR-10-LT convention (many = the 3 most frequent
  * training classes, few = the 3 least frequent, medium = the other 4; equal counts ranked by
@@ -69,7 +71,7 @@ typedef struct ood_set {
 typedef struct ood_options {
     const char *data, *cfg, *weights;          /* the positional arguments */
     const char *out, *counts_file;
-    int batch, noodin, use_odin, score, limit;
+    int batch, noodin, use_odin, score, limit, deploy;
     float odin_t, odin_eps;
     double tpr;
     ood_arg_multi ood;                         /* -ood NAME=LIST, as given */
@@ -87,6 +89,8 @@ static const ood_flag ood_flags[] = {
     F("-odin_eps", OOD_ARG_FLOAT, "E", "0.0014", 0, 1, odin_eps, "ODIN's input step (inputs in [0, 1])"),
     F("-noodin", OOD_ARG_SWITCH, 0, 0, 0, 0, noodin, "skip ODIN (it costs a backward and a second forward pass)"),
     F("-score", OOD_ARG_SCORE, "S", 0, 0, 0, score, "the score of the threshold file (default odin; msp with -noodin)"),
+    F("-deploy", OOD_ARG_SWITCH, 0, 0, 0, 0, deploy,
+      "also write the threshold file next to the weights (WEIGHTS.ood, which predict and demo read), replacing it"),
     F("-tpr", OOD_ARG_DOUBLE, "P", "0.95", 0.01, 1, tpr, "fraction of the ID test images the threshold accepts"),
     F("-counts", OOD_ARG_STRING, "FILE", 0, 0, 0, counts_file, "per-class training counts (C integers) instead of the train list"),
     F("-limit", OOD_ARG_INT, "N", 0, 1, 1 << 30, limit, "only the first N images of every list (default all)"),
@@ -100,7 +104,8 @@ const ood_command_spec ood_spec_ood = {
     "FPR95 of every score for each OOD set (the .data file's ood_NAME=LIST keys and -ood flags).",
     ood_flags, sizeof(ood_flags) / sizeof(ood_flags[0]),
     "Writes summary.txt, scores.csv, metrics.csv, accuracy.csv, per_class.csv, roc_SET_SCORE.csv and\n"
-    "hist_SCORE.csv to DIR, and the threshold file WEIGHTS.ood; scripts/plot-ood DIR draws them."};
+    "hist_SCORE.csv and the threshold file threshold.ood to DIR (-deploy: also WEIGHTS.ood); scripts/plot-ood\n"
+    "DIR draws them."};
 
 static int valid_set_name(const char *s)
 {
@@ -677,12 +682,14 @@ static void report_metrics(ood_run *r)
             100 * o->tpr, 100 * o->tpr, odin_note);
 }
 
-/* The deployment threshold: the -score value accepting -tpr of the ID test images. */
+/* The deployment threshold: the -score value accepting -tpr of the ID test images, written to
+ * DIR/threshold.ood and, with -deploy only, next to the weights (where predict and demo look):
+ * an evaluation with other sets or another -score never replaces a deployed threshold unasked. */
 static void save_threshold(ood_run *r)
 {
     const ood_options *o = &r->o;
     float *id = score_column(&r->sets[0], o->score);
-    char *path = ood_threshold_path(o->weights), err[1024];
+    char *deployed = ood_threshold_path(o->weights), path[4096], err[1024];
     ood_threshold t;
     double id_accepted;
     memset(&t, 0, sizeof(t));
@@ -694,12 +701,18 @@ static void save_threshold(ood_run *r)
     t.odin_t = o->odin_t;
     t.odin_eps = o->odin_eps;
     t.classes = r->C;
-    t.weights_fnv1a = ood_file_fnv1a(o->weights, &t.weights_size);
-    if (!ood_threshold_save(path, &t, o->cfg, r->valid_list, err, sizeof(err)))
+    if (!ood_threshold_fingerprint(&t, o->cfg, o->weights, err, sizeof(err)))
+        ood_fail(CMD, "cannot fingerprint the model: %s", err);
+    snprintf(path, sizeof(path), "%s/threshold.ood", o->out);
+    if (!ood_threshold_save(path, &t, o->cfg, r->valid_list, err, sizeof(err)) ||
+        (o->deploy && !ood_threshold_save(deployed, &t, o->cfg, r->valid_list, err, sizeof(err))))
         ood_fail(CMD, "cannot save the threshold: %s", err);
-    fprintf(r->tf, "\nThreshold: %s >= %.9g accepts %.2f%% of the ID test images; saved to %s\n",
-            ood_score_name(o->score), t.threshold, 100 * id_accepted, path);
-    free(path);
+    fprintf(r->tf, "\nThreshold: %s >= %.9g accepts %.2f%% of the ID test images; saved to %s%s%s\n",
+            ood_score_name(o->score), t.threshold, 100 * id_accepted, path, o->deploy ? " and " : "",
+            o->deploy ? deployed : "");
+    if (!o->deploy && access(deployed, F_OK) == 0)
+        fprintf(stderr, "classifier ood: the deployed threshold %s is left as it is (-deploy replaces it)\n", deployed);
+    free(deployed);
     free(id);
 }
 

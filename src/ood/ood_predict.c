@@ -14,10 +14,12 @@
  * Their flags, with defaults and help, are the tables predict_flags and demo_flags below
  * (`-h` prints them).
  *
- * WEIGHTS may be left out, as in Darknet's commands (an untrained network). The score:
- * WEIGHTS.ood's, with its ODIN settings and threshold. Without that file (or when it belongs
- * to other weights) the commands behave like Darknet's plus the score (msp unless
- * -score says otherwise), say that no threshold is used, and decide nothing. Images are
+ * WEIGHTS may be left out, as in Darknet's commands (an untrained network). The score: that
+ * of the threshold file (WEIGHTS.ood, or -threshold FILE), with its ODIN settings and
+ * threshold. A threshold file made for another cfg or other weights (ood_threshold.h: sizes
+ * and checksums of both) is an error. Without a file, or with -score naming another score,
+ * the commands behave like Darknet's plus the score (msp unless -score says otherwise), say
+ * that no threshold is used, and decide nothing. Images are
  * prepared as `classifier valid` and `classifier ood` prepare them (ood_prepare_image), so the
  * threshold means here what it meant there.
  *
@@ -65,7 +67,7 @@ typedef struct prediction {
 
 /* weights may be 0: an untrained network, as Darknet's predict and demo allow. */
 static void predictor_init(predictor *p, const char *cmd, const char *data, const char *cfg,
-                           const char *weights, int score_flag, int top_flag)
+                           const char *weights, const char *thr_file, int score_flag, int top_flag)
 {
     list *options;
     char *name_list, *path, err[1024];
@@ -92,11 +94,14 @@ static void predictor_init(predictor *p, const char *cmd, const char *data, cons
     if (p->top > p->C) p->top = p->C;
     p->top_idx = calloc(p->top, sizeof(int));
 
-    /* The threshold file, checked against these weights. */
-    path = weights ? ood_threshold_path(weights) : 0;
+    /* The threshold file, checked against this cfg and these weights. */
+    if (thr_file && !weights) ood_fail(cmd, "-threshold %s: a threshold file needs the WEIGHTS it was made for", thr_file);
+    path = thr_file ? strdup(thr_file) : weights ? ood_threshold_path(weights) : 0;
     if (path) {
         loaded = ood_threshold_load(path, &p->thr, err, sizeof(err));
         if (loaded < 0) ood_fail(cmd, "%s", err);
+        if (!loaded && thr_file) ood_fail(cmd, "-threshold %s: no such file", thr_file);
+        if (loaded && !ood_threshold_matches(&p->thr, path, cfg, weights, p->C, err, sizeof(err))) ood_fail(cmd, "%s", err);
     }
     p->score = score_flag >= 0 ? score_flag : loaded ? p->thr.score : OOD_MSP;
     if (!path) {
@@ -104,27 +109,17 @@ static void predictor_init(predictor *p, const char *cmd, const char *data, cons
                 cmd, ood_score_name(p->score));
     } else if (!loaded) {
         fprintf(stderr, "classifier %s: no %s: no OOD threshold, so nothing is called unknown; showing the %s score "
-                        "(darknet classifier ood makes the file)\n", cmd, path, ood_score_name(p->score));
+                        "(darknet classifier ood -deploy makes the file)\n", cmd, path, ood_score_name(p->score));
+    } else if (p->score != p->thr.score) {
+        fprintf(stderr, "classifier %s: %s not used: it holds a threshold for %s, not for -score %s; showing the %s score "
+                        "without a threshold\n", cmd, path, ood_score_name(p->thr.score), ood_score_name(p->score),
+                ood_score_name(p->score));
     } else {
-        long long size;
-        unsigned long long h = ood_file_fnv1a(weights, &size);
-        const char *why = 0;
-        if (p->thr.weights_size >= 0 && (size != p->thr.weights_size || h != p->thr.weights_fnv1a))
-            why = "it was made for other weights (size or checksum differ; run classifier ood again)";
-        else if (p->thr.classes && p->thr.classes != p->C)
-            why = "it was made for another number of classes";
-        else if (p->score != p->thr.score)
-            why = "it holds a threshold for another score (-score)";
-        if (why) {
-            fprintf(stderr, "classifier %s: %s not used: %s; showing the %s score without a threshold\n", cmd, path,
-                    why, ood_score_name(p->score));
-        } else {
-            p->have_thr = 1;
-            odin_t = p->thr.odin_t;
-            odin_eps = p->thr.odin_eps;
-            fprintf(stderr, "classifier %s: threshold %s >= %.9g from %s (accepts %.2f%% of the ID test images)\n", cmd,
-                    ood_score_name(p->score), p->thr.threshold, path, 100 * p->thr.id_accepted);
-        }
+        p->have_thr = 1;
+        odin_t = p->thr.odin_t;
+        odin_eps = p->thr.odin_eps;
+        fprintf(stderr, "classifier %s: threshold %s >= %.9g from %s (accepts %.2f%% of the ID test images)\n", cmd,
+                ood_score_name(p->score), p->thr.threshold, path, 100 * p->thr.id_accepted);
     }
     free(path);
 
@@ -227,18 +222,21 @@ static void png_name(const char *dir, int index, const char *path, char *out, in
 
 /* The flags of predict and demo (one options struct; each command its own table). */
 typedef struct predict_options {
-    const char *list, *out;
+    const char *list, *out, *threshold;
     int score, top, headless, frames, cam;
 } predict_options;
 
 #define F(name, type, meta, def, lo, hi, field, help) {name, type, meta, def, lo, hi, offsetof(predict_options, field), help}
 #define FLAG_TOP F("-t", OOD_ARG_INT, "TOP", 0, 0, 1 << 20, top, "classes printed (default the .data file's top=, else 1)")
 #define FLAG_SCORE F("-score", OOD_ARG_SCORE, "S", 0, 0, 0, score, "the score shown (default the threshold file's, else msp)")
+#define FLAG_THRESHOLD F("-threshold", OOD_ARG_STRING, "FILE", 0, 0, 0, threshold, \
+                         "the threshold file, made for this cfg and these weights (default WEIGHTS.ood)")
 static const ood_flag predict_flags[] = {
     FLAG_TOP,
     F("-list", OOD_ARG_STRING, "LIST", 0, 0, 0, list, "predict every image of this list"),
     F("-out", OOD_ARG_STRING, "DIR", 0, 0, 0, out, "write DIR/NNNNN_NAME.png (annotated) and DIR/predictions.csv"),
     FLAG_SCORE,
+    FLAG_THRESHOLD,
 };
 static const ood_flag demo_flags[] = {
     F("-c", OOD_ARG_INT, "CAMERA", "0", 0, 1 << 20, cam, "camera index, when no VIDEO is given"),
@@ -246,15 +244,18 @@ static const ood_flag demo_flags[] = {
     F("-headless", OOD_ARG_SWITCH, 0, 0, 0, 0, headless, "no window (no display needed)"),
     F("-frames", OOD_ARG_INT, "N", 0, 1, 1 << 30, frames, "stop after N frames (default the whole stream)"),
     FLAG_SCORE,
+    FLAG_THRESHOLD,
     FLAG_TOP,
 };
+#undef FLAG_THRESHOLD
 #undef FLAG_SCORE
 #undef FLAG_TOP
 #undef F
 
 #define PREDICT_NOTES \
-    "WEIGHTS may be left out (an untrained network). The threshold is WEIGHTS.ood, written by\n" \
-    "darknet classifier ood; without it (or when it belongs to other weights) nothing is called unknown."
+    "WEIGHTS may be left out (an untrained network). The threshold is WEIGHTS.ood (written by\n" \
+    "darknet classifier ood -deploy) or -threshold FILE; without one nothing is called unknown. A\n" \
+    "threshold file made for another cfg or other weights is an error."
 static const char *const predict_arg_names[] = {"DATA", "CFG", "WEIGHTS", "IMAGE"};
 static const char *const demo_arg_names[] = {"DATA", "CFG", "WEIGHTS", "VIDEO"};
 const ood_command_spec ood_spec_predict = {
@@ -284,7 +285,7 @@ int ood_command_predict(int argc, char **argv)
     list = o.list;
     out = o.out;
     if (npos == 4 && list) ood_fail(cmd, "give an IMAGE or -list LIST, not both");
-    predictor_init(&p, cmd, pos[0], pos[1], pos[2], o.score, o.top);
+    predictor_init(&p, cmd, pos[0], pos[1], pos[2], o.threshold, o.score, o.top);
     if (list) {
         paths = ood_read_list(cmd, list, &n, &line_no);
         ood_check_readable(cmd, list, paths, n, line_no);
@@ -371,7 +372,7 @@ int ood_command_demo(int argc, char **argv)
     if (!ood_have_opencv()) ood_fail(cmd, "needs OpenCV for video (this build has OPENCV=0)");
     if (!headless && !ood_display_available())
         ood_fail(cmd, "no display (neither DISPLAY nor WAYLAND_DISPLAY is set): use -headless, with -out DIR to keep the annotated frames");
-    predictor_init(&p, cmd, pos[0], pos[1], pos[2], o.score, o.top);
+    predictor_init(&p, cmd, pos[0], pos[1], pos[2], o.threshold, o.score, o.top);
     video = ood_video_open(npos == 4 ? pos[3] : 0, cam);
     if (!video) {
         if (npos == 4) ood_fail(cmd, "cannot open the video %s", pos[3]);
