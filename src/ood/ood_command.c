@@ -30,7 +30,8 @@
  * class index); otherwise ImageNet-LT's (many > 100 training images, few < 20, medium the
  * rest).
  *
- * Glossary: B rows per pass, C classes, X inputs per row, S = OOD_NSCORES.
+ * Glossary: B rows per pass, C classes, X inputs per row, S = OOD_NALL (every score; columns of
+ * scores not evaluated are NaN), P = OOD_NPOSTHOC.
  */
 #include "ood_commands.h"
 
@@ -45,6 +46,7 @@
 #include "ood_args.h"
 #include "ood_io.h"
 #include "ood_metrics.h"
+#include "ood_posthoc.h"
 #include "ood_score.h"
 #include "ood_threshold.h"
 #include "option_list.h"
@@ -62,7 +64,7 @@ typedef struct ood_set {
     char **paths;      /* [n] */
     int *line_no;      /* [n] line of each path in the list */
     int n;
-    float *scores;     /* [n, S] */
+    double *scores;    /* [n, S] */
     int *label;        /* [n] class from the path (ID), -1 (OOD) */
     int *pred;         /* [n] argmax class */
     float *prob;       /* [n] its probability */
@@ -71,9 +73,9 @@ typedef struct ood_set {
 typedef struct ood_options {
     const char *data, *cfg, *weights;          /* the positional arguments */
     const char *out, *counts_file;
-    int batch, noodin, use_odin, score, limit, deploy;
+    int batch, noodin, use_odin, score, limit, deploy, posthoc, knn_k, openood_fpr;
     float odin_t, odin_eps;
-    double tpr;
+    double tpr, react_p;
     ood_arg_multi ood;                         /* -ood NAME=LIST, as given */
     int nflag_sets;
     char *flag_name[MAX_SETS];                 /* [nflag_sets] malloc'd */
@@ -92,6 +94,12 @@ static const ood_flag ood_flags[] = {
     F("-deploy", OOD_ARG_SWITCH, 0, 0, 0, 0, deploy,
       "also write the threshold file next to the weights (WEIGHTS.ood, which predict and demo read), replacing it"),
     F("-tpr", OOD_ARG_DOUBLE, "P", "0.95", 0.01, 1, tpr, "fraction of the ID test images the threshold accepts"),
+    F("-openood_fpr", OOD_ARG_SWITCH, 0, 0, 0, 0, openood_fpr,
+      "also OpenOOD's FPR at that TPR with OOD as the positive class (column FPRnn-OOD+)"),
+    F("-posthoc", OOD_ARG_SWITCH, 0, 0, 0, 0, posthoc,
+      "also OpenOOD's post-hoc scores gen, react, knn, mahalanobis (features of the train list)"),
+    F("-react_p", OOD_ARG_DOUBLE, "P", "90", 0.01, 100, react_p, "ReAct's clip: this percentile of the training features"),
+    F("-knn_k", OOD_ARG_INT, "K", "50", 1, 1 << 20, knn_k, "KNN's k (the k-th nearest training feature)"),
     F("-counts", OOD_ARG_STRING, "FILE", 0, 0, 0, counts_file, "per-class training counts (C integers) instead of the train list"),
     F("-limit", OOD_ARG_INT, "N", 0, 1, 1 << 30, limit, "only the first N images of every list (default all)"),
 };
@@ -137,6 +145,9 @@ static void parse_options(int argc, char **argv, ood_options *o)
     o->use_odin = !o->noodin;
     if (o->score < 0) o->score = o->use_odin ? OOD_ODIN : OOD_MSP;
     else if (!o->use_odin && o->score == OOD_ODIN) ood_fail(CMD, "-score odin needs ODIN (drop -noodin)");
+    if (o->score >= OOD_NSCORES) o->posthoc = 1;
+    if (o->deploy && o->score >= OOD_NSCORES)
+        ood_fail(CMD, "-deploy -score %s: predict and demo compute msp, energy, maxlogit and odin only", ood_score_name(o->score));
 }
 
 /* The OOD sets: ood_NAME keys of the .data file in file order, then -ood flags (a flag
@@ -184,7 +195,7 @@ static void load_set_list(ood_set *s, int limit)
         s->n = limit;
     }
     ood_check_readable(CMD, s->list, s->paths, s->n, s->line_no);
-    s->scores = calloc((size_t)s->n * OOD_NSCORES, sizeof(float));
+    s->scores = calloc((size_t)s->n * OOD_NALL, sizeof(double));
     s->label = malloc(sizeof(int) * s->n);
     s->pred = malloc(sizeof(int) * s->n);
     s->prob = malloc(sizeof(float) * s->n);
@@ -241,26 +252,33 @@ static void load_batch(const ood_set *s, int start, int rows, int B, int w, int 
                  s->line_no[start + bad], s->list);
 }
 
-static void score_set(ood_scorer *sc, ood_set *s, int w, int h)
+/* Every score of every image of s; the post-hoc ones when pp is given (stats: the training
+ * statistics, 0 when only gen is evaluated). */
+static void score_set(ood_scorer *sc, ood_set *s, int w, int h, const ood_train_stats *stats,
+                      const ood_posthoc_params *pp)
 {
-    const int B = sc->B, C = sc->C;
+    const int B = sc->B, C = sc->C, P = OOD_NPOSTHOC;
     float *x = calloc((size_t)B * sc->X, sizeof(float));        /* [B, X] */
-    float *sb = calloc((size_t)B * OOD_NSCORES, sizeof(float));  /* [B, S] */
+    double *sb = calloc((size_t)B * OOD_NSCORES, sizeof(double));  /* [B, OOD_NSCORES] */
+    double *ph = calloc((size_t)B * P, sizeof(double));         /* [B, P] */
     progress pg = {s->name, s->n, 0, isatty(2), what_time_is_it_now(), 0};
     int start, r, k;
     for (start = 0; start < s->n; start += B) {
         const int rows = s->n - start < B ? s->n - start : B;
         load_batch(s, start, rows, B, w, h, x);
         ood_score_batch(sc, x, sb);
+        for (r = 0; r < B * P; ++r) ph[r] = NAN;
+        if (pp) ood_posthoc_batch(sc, stats, pp, ph);
         for (r = 0; r < rows; ++r) {
             const int i = start + r;
             const float *p = sc->prob + r * C;
-            for (k = 0; k < OOD_NSCORES; ++k) {
-                const float v = sb[r * OOD_NSCORES + k];
-                if (!isfinite(v) && (k != OOD_ODIN || sc->use_odin))
+            for (k = 0; k < OOD_NALL; ++k) {
+                const double v = k < OOD_NSCORES ? sb[r * OOD_NSCORES + k] : ph[r * P + k - OOD_NSCORES];
+                const int wanted = k < OOD_NSCORES ? k != OOD_ODIN || sc->use_odin : pp && (stats || k == OOD_GEN);
+                if (wanted && !ood_is_finite(v))
                     ood_fail(CMD, "%s (line %d of %s): the %s score is %g: the network's logits are not finite",
                              s->paths[i], s->line_no[i], s->list, ood_score_name(k), v);
-                s->scores[(size_t)i * OOD_NSCORES + k] = v;
+                s->scores[(size_t)i * OOD_NALL + k] = v;
             }
             s->pred[i] = ood_argmax(p, C);
             s->prob[i] = p[s->pred[i]];
@@ -269,14 +287,15 @@ static void score_set(ood_scorer *sc, ood_set *s, int w, int h)
     }
     free(x);
     free(sb);
+    free(ph);
 }
 
 /* Column k of a set's scores [n, S] as its own array [n]. */
-static float *score_column(const ood_set *s, int k)
+static double *score_column(const ood_set *s, int k)
 {
-    float *v = malloc(sizeof(float) * s->n);
+    double *v = malloc(sizeof(double) * s->n);
     int i;
-    for (i = 0; i < s->n; ++i) v[i] = s->scores[(size_t)i * OOD_NSCORES + k];
+    for (i = 0; i < s->n; ++i) v[i] = s->scores[(size_t)i * OOD_NALL + k];
     return v;
 }
 
@@ -351,42 +370,47 @@ static void close_out(FILE *fp, const char *dir, const char *name)
     if (ferror(fp) | fclose(fp)) ood_fail(CMD, "error writing %s/%s", dir, name);
 }
 
-static void write_scores_csv(const char *dir, ood_set *sets, int nsets, int use_odin)
+/* scores.csv: the paper's four score columns always (odin NaN with -noodin), the post-hoc
+ * ones when evaluated; %.17g, exact for a double, so that the text ranks as the values do. */
+static void write_scores_csv(const char *dir, ood_set *sets, int nsets, int use_odin, int posthoc)
 {
     FILE *fp = open_out(dir, "scores.csv");
+    const int last = posthoc ? OOD_NALL : OOD_NSCORES;
     int s, i, k;
-    fprintf(fp, "set,index,path,label,pred,prob,msp,energy,maxlogit,odin\n");
+    fprintf(fp, "set,index,path,label,pred,prob");
+    for (k = 0; k < last; ++k) fprintf(fp, ",%s", ood_score_name(k));
+    fputc('\n', fp);
     for (s = 0; s < nsets; ++s)
         for (i = 0; i < sets[s].n; ++i) {
-            const float *v = sets[s].scores + (size_t)i * OOD_NSCORES;
+            const double *v = sets[s].scores + (size_t)i * OOD_NALL;
             fprintf(fp, "%s,%d,", sets[s].name, i);
             ood_csv_field(fp, sets[s].paths[i]);
             fprintf(fp, ",%d,%d,%.9g", sets[s].label[i], sets[s].pred[i], sets[s].prob[i]);
-            for (k = 0; k < OOD_NSCORES; ++k) {
+            for (k = 0; k < last; ++k) {
                 if (k == OOD_ODIN && !use_odin) fprintf(fp, ",nan");
-                else fprintf(fp, ",%.9g", v[k]);
+                else fprintf(fp, ",%.17g", v[k]);
             }
             fputc('\n', fp);
         }
     close_out(fp, dir, "scores.csv");
 }
 
-static void write_roc_csv(const char *dir, const char *set, int k, const float *id, int n_id,
-                          const float *ood, int n_ood)
+static void write_roc_csv(const char *dir, const char *set, int k, const double *id, int n_id,
+                          const double *ood, int n_ood)
 {
     char name[160];
     /* [n_id + n_ood + 1] each: at most one point per distinct score, plus the start */
     double *thr = malloc(sizeof(double) * (n_id + n_ood + 1));
     double *fpr = malloc(sizeof(double) * (n_id + n_ood + 1));
     double *tpr = malloc(sizeof(double) * (n_id + n_ood + 1));
-    int n = ood_roc_curve(id, n_id, ood, n_ood, thr, fpr, tpr), i;
+    int n = ood_roc_curve_d(id, n_id, ood, n_ood, thr, fpr, tpr), i;
     FILE *fp;
     snprintf(name, sizeof(name), "roc_%s_%s.csv", set, ood_score_name(k));
     fp = open_out(dir, name);
     fprintf(fp, "threshold,fpr,tpr\n");
     for (i = 0; i < n; ++i) {
         if (isinf(thr[i])) fprintf(fp, "inf,%.9g,%.9g\n", fpr[i], tpr[i]);
-        else fprintf(fp, "%.9g,%.9g,%.9g\n", thr[i], fpr[i], tpr[i]);
+        else fprintf(fp, "%.17g,%.9g,%.9g\n", thr[i], fpr[i], tpr[i]);
     }
     close_out(fp, dir, name);
     free(thr);
@@ -405,7 +429,7 @@ static void write_hist_csv(const char *dir, ood_set *sets, int nsets, int k)
     FILE *fp;
     for (s = 0; s < nsets; ++s)
         for (i = 0; i < sets[s].n; ++i) {
-            const double v = sets[s].scores[(size_t)i * OOD_NSCORES + k];
+            const double v = sets[s].scores[(size_t)i * OOD_NALL + k];
             if (v < lo) lo = v;
             if (v > hi) hi = v;
         }
@@ -417,7 +441,7 @@ static void write_hist_csv(const char *dir, ood_set *sets, int nsets, int k)
     }
     for (s = 0; s < nsets; ++s)
         for (i = 0; i < sets[s].n; ++i) {
-            b = (int)((sets[s].scores[(size_t)i * OOD_NSCORES + k] - lo) / width);
+            b = (int)((sets[s].scores[(size_t)i * OOD_NALL + k] - lo) / width);
             if (b >= bins) b = bins - 1;
             if (b < 0) b = 0;
             frac[s * HIST_BINS + b] += 1.0 / sets[s].n;
@@ -449,8 +473,10 @@ typedef struct ood_run {
     char rule[512];
     network *net;
     ood_scorer sc;
-    int nscores;                  /* scores evaluated: OOD_NSCORES, or without odin */
-    ood_metrics m[MAX_SETS][OOD_NSCORES];   /* [OOD set, score] */
+    int nactive, active[OOD_NALL];   /* the scores evaluated, in table order */
+    ood_posthoc_params pp;
+    ood_train_stats stats;           /* -posthoc: the training features and what derives from them */
+    ood_metrics m[MAX_SETS][OOD_NALL];   /* [OOD set, score] */
     FILE *tf;                     /* the table, printed and saved as summary.txt */
     char *text;
     size_t text_len;
@@ -540,18 +566,103 @@ static void load_model(ood_run *r)
     fprintf(stderr, "classifier ood: logits of layer %d [%s], %d classes, batch %d, %s\n", r->sc.head.layer,
             r->sc.head.kind == OOD_HEAD_EXPERT ? "expert_softmax: mean of the experts" : "softmax: its input", r->C, B,
             o->use_odin ? "with ODIN" : "without ODIN");
-    r->nscores = o->use_odin ? OOD_NSCORES : OOD_ODIN;
+    {
+        int k;
+        for (k = 0; k < OOD_NALL; ++k)
+            if ((k < OOD_NSCORES && (k != OOD_ODIN || o->use_odin)) || (k >= OOD_NSCORES && o->posthoc))
+                r->active[r->nactive++] = k;
+    }
+}
+
+/* The training features of the post-hoc scores: WEIGHTS.oodstats when it was made for this
+ * cfg, weights, train list and -limit; otherwise one pass over the train list, saved there. */
+static void load_train_stats(ood_run *r)
+{
+    const ood_options *o = &r->o;
+    ood_train_stats *t = &r->stats;
+    ood_stats_key key;
+    char err[1024], *path;
+    int got;
+    if (!o->posthoc) return;
+    r->pp.gen_gamma = OOD_GEN_GAMMA;
+    r->pp.gen_m = OOD_GEN_M;
+    r->pp.react_p = o->react_p;
+    r->pp.knn_k = o->knn_k;
+    if (!ood_scorer_enable_features(&r->sc, err, sizeof(err))) ood_fail(CMD, "%s: -posthoc: %s", o->cfg, err);
+    if (!r->train_list || access(r->train_list, R_OK) != 0)
+        ood_fail(CMD, "-posthoc: ReAct, KNN and Mahalanobis need the training features: %s has no readable train= list",
+                 o->data);
+    if (!ood_stats_key_of(&key, o->cfg, o->weights, r->train_list, o->limit, err, sizeof(err))) ood_fail(CMD, "%s", err);
+    path = malloc(strlen(o->weights) + 16);
+    sprintf(path, "%s.oodstats", o->weights);
+    got = ood_stats_load(path, &key, t, err, sizeof(err));
+    if (got < 0) ood_fail(CMD, "%s (remove it to compute it again)", err);
+    if (got && (t->D != r->sc.D || t->C != r->C)) {
+        snprintf(err, sizeof(err), "%s has features of %d values for %d classes, the network gives %d for %d", path, t->D,
+                 t->C, r->sc.D, r->C);
+        ood_stats_free(t);
+        got = 0;
+    }
+    if (got) {
+        fprintf(stderr, "classifier ood: training features from %s (%d images, %d values each)\n", path, t->N, t->D);
+    } else {
+        ood_set tr;
+        int i, start, b;
+        float *x = calloc((size_t)r->sc.B * r->sc.X, sizeof(float));   /* [B, X] */
+        progress pg;
+        if (access(path, F_OK) == 0) fprintf(stderr, "classifier ood: %s: computing the training features again\n", err);
+        memset(&tr, 0, sizeof(tr));
+        snprintf(tr.name, sizeof(tr.name), "train");
+        tr.list = r->train_list;
+        load_set_list(&tr, o->limit);
+        t->N = tr.n;
+        t->D = r->sc.D;
+        t->C = r->C;
+        t->feat = malloc(sizeof(float) * (size_t)t->N * t->D);
+        t->label = malloc(sizeof(int) * t->N);
+        for (i = 0; i < tr.n; ++i) {
+            t->label[i] = label_of_path(tr.paths[i], r->labels, r->C);
+            if (t->label[i] < 0)
+                ood_fail(CMD, "%s (line %d of %s): %s of %s matches its folder name or a '_'-separated token of its file name",
+                         tr.paths[i], tr.line_no[i], r->train_list, t->label[i] == -1 ? "no label" : "more than one label",
+                         r->label_list);
+        }
+        pg = (progress){"train", tr.n, 0, isatty(2), what_time_is_it_now(), 0};
+        for (start = 0; start < tr.n; start += r->sc.B) {
+            const int rows = tr.n - start < r->sc.B ? tr.n - start : r->sc.B;
+            load_batch(&tr, start, rows, r->sc.B, r->net->w, r->net->h, x);
+            ood_forward_features(&r->sc, x);
+            for (b = 0; b < rows; ++b)
+                memcpy(t->feat + (size_t)(start + b) * t->D, r->sc.feat + (size_t)b * t->D, sizeof(float) * t->D);
+            progress_update(&pg, start + rows, r->sc.B);
+        }
+        for (i = 0; i < t->N * t->D; ++i)
+            if (!ood_is_finite(t->feat[i]))
+                ood_fail(CMD, "%s (line %d of %s): its features are not finite", tr.paths[i / t->D], tr.line_no[i / t->D],
+                         r->train_list);
+        if (!ood_stats_save(path, t, &key, o->cfg, o->weights, r->train_list, err, sizeof(err)))
+            ood_fail(CMD, "cannot save the training features: %s", err);
+        fprintf(stderr, "classifier ood: training features of %d images (%d values each) saved to %s\n", t->N, t->D, path);
+        ood_free_list(tr.paths, tr.n, tr.line_no);
+        free(tr.scores);
+        free(tr.label);
+        free(tr.pred);
+        free(tr.prob);
+        free(x);
+    }
+    if (!ood_stats_derive(t, o->react_p, err, sizeof(err))) ood_fail(CMD, "%s: %s", path, err);
+    free(path);
 }
 
 /* AUROC, AUPR and FPR of every score on every OOD set; roc_*.csv and hist_*.csv. */
 static void compute_metrics(ood_run *r)
 {
-    int k, s;
-    for (k = 0; k < r->nscores; ++k) {
-        float *id = score_column(&r->sets[0], k);
+    int a, k, s;
+    for (a = 0; a < r->nactive; ++a) {
+        double *id = score_column(&r->sets[0], k = r->active[a]);
         for (s = 1; s < r->nsets; ++s) {
-            float *ood = score_column(&r->sets[s], k);
-            if (!ood_compute_metrics(id, r->sets[0].n, ood, r->sets[s].n, r->o.tpr, &r->m[s - 1][k]))
+            double *ood = score_column(&r->sets[s], k);
+            if (!ood_compute_metrics_d(id, r->sets[0].n, ood, r->sets[s].n, r->o.tpr, &r->m[s - 1][k]))
                 ood_fail(CMD, "metrics of %s on %s could not be computed", ood_score_name(k), r->sets[s].name);
             write_roc_csv(r->o.out, r->sets[s].name, k, id, r->sets[0].n, ood, r->sets[s].n);
             free(ood);
@@ -635,6 +746,7 @@ static ood_metrics metrics_row(const ood_run *r, int s, int k)
         a.aupr_in += r->m[i][k].aupr_in / r->nood;
         a.aupr_out += r->m[i][k].aupr_out / r->nood;
         a.fpr += r->m[i][k].fpr / r->nood;
+        a.fpr_oodpos += r->m[i][k].fpr_oodpos / r->nood;
     }
     a.threshold = r->m[0][k].threshold;
     a.tpr = r->m[0][k].tpr;
@@ -646,32 +758,49 @@ static void report_metrics(ood_run *r)
 {
     const ood_options *o = &r->o;
     FILE *tf = r->tf, *fm = open_out(o->out, "metrics.csv");
-    char fpr_name[16], odin_note[160];
-    int s, i, k;
+    char fpr_name[16], oodpos_name[24], odin_note[160], posthoc_note[512] = "";
+    int s, i, a;
     snprintf(fpr_name, sizeof(fpr_name), "FPR%.0f", 100 * o->tpr);
+    snprintf(oodpos_name, sizeof(oodpos_name), "FPR%.0f-OOD+", 100 * o->tpr);
     /* fpr95 with the default -tpr 0.95 */
-    fprintf(fm, "set,images,score,auroc,aupr_in,aupr_out,fpr%.0f,threshold,id_accepted\n", 100 * o->tpr);
-    fprintf(tf, "\n%-12s %7s  %-9s %7s %8s %9s %7s\n", "OOD set", "images", "score", "AUROC", "AUPR-in", "AUPR-out", fpr_name);
+    fprintf(fm, "set,images,score,auroc,aupr_in,aupr_out,fpr%.0f,threshold,id_accepted", 100 * o->tpr);
+    if (o->openood_fpr) fprintf(fm, ",fpr%.0f_oodpos", 100 * o->tpr);
+    fputc('\n', fm);
+    const int sw = o->posthoc ? 11 : 9;   /* width of the score column: "mahalanobis" */
+    fprintf(tf, "\n%-12s %7s  %-*s %7s %8s %9s %7s", "OOD set", "images", sw, "score", "AUROC", "AUPR-in", "AUPR-out", fpr_name);
+    if (o->openood_fpr) fprintf(tf, " %11s", oodpos_name);
+    fputc('\n', tf);
     for (s = 0; s <= r->nood; ++s) {
         const int avg = s == r->nood;
         int total = 0;
         if (avg && r->nood < 2) break;
         if (avg) for (i = 1; i < r->nsets; ++i) total += r->sets[i].n;
-        for (k = 0; k < r->nscores; ++k) {
+        for (a = 0; a < r->nactive; ++a) {
+            const int k = r->active[a];
             const ood_metrics m = metrics_row(r, s, k);
             const char *set = avg ? "average" : r->sets[s + 1].name;
             const int n = avg ? total : r->sets[s + 1].n;
-            if (k == 0) fprintf(tf, "%-12s %7d  ", set, n);
+            if (a == 0) fprintf(tf, "%-12s %7d  ", set, n);
             else fprintf(tf, "%-12s %7s  ", "", "");
-            fprintf(tf, "%-9s %7.2f %8.2f %9.2f %7.2f\n", ood_score_name(k), 100 * m.auroc, 100 * m.aupr_in,
+            fprintf(tf, "%-*s %7.2f %8.2f %9.2f %7.2f", sw, ood_score_name(k), 100 * m.auroc, 100 * m.aupr_in,
                     100 * m.aupr_out, 100 * m.fpr);
-            fprintf(fm, "%s,%d,%s,%.6f,%.6f,%.6f,%.6f,%.9g,%.6f\n", set, n, ood_score_name(k), m.auroc, m.aupr_in,
-                    m.aupr_out, m.fpr, m.threshold, m.tpr);
+            if (o->openood_fpr) fprintf(tf, " %11.2f", 100 * m.fpr_oodpos);
+            fputc('\n', tf);
+            fprintf(fm, "%s,%d,%s,%.6f,%.6f,%.6f,%.6f,%.17g,%.6f",
+                    set, n, ood_score_name(k), m.auroc, m.aupr_in, m.aupr_out, m.fpr, m.threshold, m.tpr);
+            if (o->openood_fpr) fprintf(fm, ",%.6f", m.fpr_oodpos);
+            fputc('\n', fm);
         }
     }
     close_out(fm, o->out, "metrics.csv");
     if (o->use_odin) snprintf(odin_note, sizeof(odin_note), "ODIN: T = %g, eps = %g (inputs in [0, 1])", o->odin_t, o->odin_eps);
     else snprintf(odin_note, sizeof(odin_note), "ODIN skipped (-noodin)");
+    if (o->posthoc)
+        snprintf(posthoc_note, sizeof(posthoc_note),
+                 "\nPost-hoc (OpenOOD): gen gamma = %g, M = %d; react clip %.6g = percentile %g of the training\n"
+                 "features; knn k = %d; mahalanobis ridge %.3g; training features: %d images, %d values each.\n",
+                 r->pp.gen_gamma, r->pp.gen_m, r->stats.react_clip, o->react_p, o->knn_k, r->stats.ridge, r->stats.N,
+                 r->stats.D);
     fprintf(tf, "\nIn percent. ID is the positive class; a higher score means more in-distribution; an image is\n"
                 "accepted as ID when score >= t, t running over the distinct score values (no interpolation;\n"
                 "sklearn's roc_curve with drop_intermediate=False). AUROC: trapezoidal, ties count 1/2.\n"
@@ -680,6 +809,11 @@ static void report_metrics(ood_run *r)
                 "the scores negated. FPR%.0f: fraction of OOD images accepted at the highest t accepting at\n"
                 "least %.0f%% of the ID test images. %s.\n",
             100 * o->tpr, 100 * o->tpr, odin_note);
+    if (o->openood_fpr)
+        fprintf(tf, "%s: OpenOOD's convention, OOD the positive class: the fraction of ID test images flagged\n"
+                    "(score <= u) at the lowest u flagging at least %.0f%% of the OOD images.\n",
+                oodpos_name, 100 * o->tpr);
+    fputs(posthoc_note, tf);
 }
 
 /* The deployment threshold: the -score value accepting -tpr of the ID test images, written to
@@ -688,13 +822,13 @@ static void report_metrics(ood_run *r)
 static void save_threshold(ood_run *r)
 {
     const ood_options *o = &r->o;
-    float *id = score_column(&r->sets[0], o->score);
+    double *id = score_column(&r->sets[0], o->score);
     char *deployed = ood_threshold_path(o->weights), path[4096], err[1024];
     ood_threshold t;
     double id_accepted;
     memset(&t, 0, sizeof(t));
     t.score = o->score;
-    t.threshold = (float)ood_threshold_at_tpr(id, r->sets[0].n, o->tpr, &id_accepted);
+    t.threshold = ood_threshold_at_tpr_d(id, r->sets[0].n, o->tpr, &id_accepted);
     t.tpr_target = o->tpr;
     t.id_accepted = id_accepted;
     t.id_images = r->sets[0].n;
@@ -707,7 +841,7 @@ static void save_threshold(ood_run *r)
     if (!ood_threshold_save(path, &t, o->cfg, r->valid_list, err, sizeof(err)) ||
         (o->deploy && !ood_threshold_save(deployed, &t, o->cfg, r->valid_list, err, sizeof(err))))
         ood_fail(CMD, "cannot save the threshold: %s", err);
-    fprintf(r->tf, "\nThreshold: %s >= %.9g accepts %.2f%% of the ID test images; saved to %s%s%s\n",
+    fprintf(r->tf, "\nThreshold: %s >= %.17g accepts %.2f%% of the ID test images; saved to %s%s%s\n",
             ood_score_name(o->score), t.threshold, 100 * id_accepted, path, o->deploy ? " and " : "",
             o->deploy ? deployed : "");
     if (!o->deploy && access(deployed, F_OK) == 0)
@@ -725,7 +859,7 @@ static void write_summary(ood_run *r)
     fs = open_out(r->o.out, "summary.txt");
     fputs(r->text, fs);
     close_out(fs, r->o.out, "summary.txt");
-    write_scores_csv(r->o.out, r->sets, r->nsets, r->o.use_odin);
+    write_scores_csv(r->o.out, r->sets, r->nsets, r->o.use_odin, r->o.posthoc);
     printf("Results in %s/ (summary.txt, scores.csv, metrics.csv, accuracy.csv, per_class.csv, roc_*.csv, hist_*.csv); "
            "plots: scripts/plot-ood %s\n", r->o.out, r->o.out);
     fflush(stdout);
@@ -747,6 +881,7 @@ static void free_run(ood_run *r)
     for (i = 0; i < r->o.nflag_sets; ++i) free(r->o.flag_name[i]);
     free(r->counts);
     free(r->group);
+    ood_stats_free(&r->stats);
 }
 
 int ood_command_ood(int argc, char **argv)
@@ -758,7 +893,9 @@ int ood_command_ood(int argc, char **argv)
     load_sets(r);
     load_train_counts(r);
     load_model(r);
-    for (s = 0; s < r->nsets; ++s) score_set(&r->sc, &r->sets[s], r->net->w, r->net->h);
+    load_train_stats(r);
+    for (s = 0; s < r->nsets; ++s)
+        score_set(&r->sc, &r->sets[s], r->net->w, r->net->h, &r->stats, r->o.posthoc ? &r->pp : 0);
     compute_metrics(r);
     r->tf = open_memstream(&r->text, &r->text_len);
     report_accuracy(r);

@@ -5,6 +5,7 @@
 #include <errno.h>
 #include <limits.h>
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -57,6 +58,13 @@ char *ood_flag_value(const char *cmd, int argc, char **argv, int *i)
     if (*i + 1 >= argc || !argv[*i + 1]) ood_fail(cmd, "%s needs a value", argv[*i]);
     ++*i;
     return argv[*i];
+}
+
+int ood_is_finite(double v)
+{
+    uint64_t bits;
+    memcpy(&bits, &v, sizeof(bits));
+    return (bits & 0x7ff0000000000000ull) != 0x7ff0000000000000ull;
 }
 
 char **ood_read_list(const char *cmd, const char *list, int *n, int **line_no)

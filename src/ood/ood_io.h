@@ -40,6 +40,10 @@ void ood_free_list(char **paths, int n, int *line_no);
  * list (list 0: paths from the command line). */
 void ood_check_readable(const char *cmd, const char *list, char **paths, int n, const int *line_no);
 
+/* Whether v is a finite number, from its bits: right under -ffinite-math-only too, which
+ * folds isfinite() to 1. A float converts to the same class of double. */
+int ood_is_finite(double v);
+
 /* mkdir -p; 1 on success. */
 int ood_mkdirs(const char *dir);
 /* Writes text to path through path.tmp.PID and rename(2), so a reader never sees half a file;

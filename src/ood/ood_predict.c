@@ -56,12 +56,13 @@ typedef struct predictor {
     int have_thr;        /* 1: thr applies (same score, same weights) */
     ood_threshold thr;
     float *x;            /* [X] the prepared image */
-    float scores[OOD_NSCORES];
+    double scores[OOD_NSCORES];
 } predictor;
 
 typedef struct prediction {
     int cls;
-    float prob, score;
+    float prob;
+    double score;
     int state;           /* 1 known, 0 unknown, -1 no threshold */
 } prediction;
 
@@ -104,6 +105,9 @@ static void predictor_init(predictor *p, const char *cmd, const char *data, cons
         if (loaded && !ood_threshold_matches(&p->thr, path, cfg, weights, p->C, err, sizeof(err))) ood_fail(cmd, "%s", err);
     }
     p->score = score_flag >= 0 ? score_flag : loaded ? p->thr.score : OOD_MSP;
+    if (p->score >= OOD_NSCORES)
+        ood_fail(cmd, "the %s score%s%s: predict and demo compute msp, energy, maxlogit and odin (the post-hoc scores are "
+                      "classifier ood -posthoc's)", ood_score_name(p->score), score_flag >= 0 ? "" : " of ", score_flag >= 0 ? "" : path);
     if (!path) {
         fprintf(stderr, "classifier %s: no weights: an untrained network and no OOD threshold; showing the %s score\n",
                 cmd, ood_score_name(p->score));
@@ -118,7 +122,7 @@ static void predictor_init(predictor *p, const char *cmd, const char *data, cons
         p->have_thr = 1;
         odin_t = p->thr.odin_t;
         odin_eps = p->thr.odin_eps;
-        fprintf(stderr, "classifier %s: threshold %s >= %.9g from %s (accepts %.2f%% of the ID test images)\n", cmd,
+        fprintf(stderr, "classifier %s: threshold %s >= %.17g from %s (accepts %.2f%% of the ID test images)\n", cmd,
                 ood_score_name(p->score), p->thr.threshold, path, 100 * p->thr.id_accepted);
     }
     free(path);
@@ -189,8 +193,8 @@ static void write_prediction(FILE *fp, const predictor *p, int index, const char
     ood_csv_field(fp, png ? png : "");
     fprintf(fp, ",%d,", r->cls);
     ood_csv_field(fp, p->names[r->cls]);
-    fprintf(fp, ",%.9g,%s,%.9g,", r->prob, ood_score_name(p->score), r->score);
-    if (p->have_thr) fprintf(fp, "%.9g", p->thr.threshold);
+    fprintf(fp, ",%.9g,%s,%.17g,", r->prob, ood_score_name(p->score), r->score);
+    if (p->have_thr) fprintf(fp, "%.17g", p->thr.threshold);
     fprintf(fp, ",%s\n", state_word(r->state));
 }
 

@@ -5,7 +5,6 @@
 #include <float.h>
 #include <limits.h>
 #include <math.h>
-#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -39,12 +38,15 @@ static const char *float_text(char *buf, int len, float v)
 int ood_threshold_save(const char *path, const ood_threshold *t, const char *cfg, const char *id_list,
                        char *err, int errlen)
 {
-    char text[8192], ot[32], oe[32];
-    int n = snprintf(text, sizeof(text),
+    char text[8192], ot[32], oe[32], thr_text[40];
+    int n;
+    /* %.17g reads back as the same double */
+    snprintf(thr_text, sizeof(thr_text), "%.17g", t->threshold);
+    n = snprintf(text, sizeof(text),
         "# OOD threshold for darknet classifier predict and demo, written by darknet classifier ood.\n"
         "# An image is known when its score >= threshold, else unknown.\n"
         "score=%s\n"
-        "threshold=%.9g\n"
+        "threshold=%s\n"
         "tpr_target=%.6g\n"
         "id_accepted=%.6f\n"
         "id_images=%d\n"
@@ -58,7 +60,7 @@ int ood_threshold_save(const char *path, const ood_threshold *t, const char *cfg
         "cfg_fnv1a=%016llx\n"
         "weights_size=%lld\n"
         "weights_fnv1a=%016llx\n",
-        ood_score_name(t->score), t->threshold, t->tpr_target, t->id_accepted,
+        ood_score_name(t->score), thr_text, t->tpr_target, t->id_accepted,
         t->id_images, id_list, float_text(ot, sizeof(ot), t->odin_t), float_text(oe, sizeof(oe), t->odin_eps), t->classes, cfg, t->cfg_size, t->cfg_fnv1a, t->weights_size, t->weights_fnv1a);
     if (!ood_is_finite(t->threshold)) {
         snprintf(err, errlen, "the threshold %g is not a finite number", t->threshold);
@@ -73,13 +75,6 @@ int ood_threshold_save(const char *path, const ood_threshold *t, const char *cfg
         return 0;
     }
     return ood_write_atomic(path, text, err, errlen);
-}
-
-int ood_is_finite(double v)
-{
-    uint64_t bits;
-    memcpy(&bits, &v, sizeof(bits));
-    return (bits & 0x7ff0000000000000ull) != 0x7ff0000000000000ull;
 }
 
 static int parse_double(const char *s, double *v)
@@ -160,7 +155,7 @@ int ood_threshold_load(const char *path, ood_threshold *t, char *err, int errlen
         } else if (strcmp(key, "threshold") == 0) {
             /* a double inside float range, so that the float is finite too */
             ok = parse_double(val, &v) && fabs(v) <= FLT_MAX;
-            t->threshold = (float)v;
+            t->threshold = v;
             have_thr = ok;
         } else if (strcmp(key, "tpr_target") == 0) {
             ok = parse_double(val, &t->tpr_target) && t->tpr_target > 0 && t->tpr_target <= 1;

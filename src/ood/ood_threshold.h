@@ -15,8 +15,8 @@
  *                               for any other cfg or weights
  *
  * Lines starting with # are comments. A key given twice, a non-finite number (nan, inf) or
- * a value out of range is an error naming the line. The threshold is printed with 9
- * significant digits, which reads back as the same float (predict accepts exactly the images
+ * a value out of range is an error naming the line. The threshold is printed with 17
+ * significant digits, which reads back as the same double (predict accepts exactly the images
  * ood accepted), and is the same text as that score's value in scores.csv.
  */
 #ifndef OOD_THRESHOLD_H
@@ -24,7 +24,7 @@
 
 typedef struct ood_threshold {
     int score;                    /* OOD_MSP .. OOD_ODIN */
-    float threshold;
+    double threshold;
     double tpr_target;
     double id_accepted;
     int id_images;
@@ -50,8 +50,5 @@ int ood_threshold_fingerprint(ood_threshold *t, const char *cfg, const char *wei
  * else 0 with what differs in err. */
 int ood_threshold_matches(const ood_threshold *t, const char *path, const char *cfg, const char *weights,
                           int classes, char *err, int errlen);
-/* Whether v is a finite number, from its bits: right under -ffinite-math-only too, which
- * folds isfinite() to 1. */
-int ood_is_finite(double v);
 
 #endif
