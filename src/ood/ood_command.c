@@ -6,15 +6,18 @@
  * the table ood_flags below (`darknet classifier ood -h` prints it).
  *
  * Phases (ood_command_ood): parse the flags, read the .data file, load and check every list,
- * the training counts and shot groups, the network, score every set, the metrics, the
- * report (accuracy, metrics table), the threshold file, the summary.
+ * the training counts and shot groups, the network, the training features (-posthoc), score
+ * every set, the metrics, the report (accuracy, metrics table), the threshold file, the
+ * summary.
  *
  * Prints one table: ID top-1 accuracy, many/medium/few-shot accuracy with the rule used, and
  * AUROC, AUPR-in, AUPR-out and FPR95 of every score for each OOD set and their average
  * (conventions in ood_metrics.h, printed under the table). Writes to DIR:
  *   summary.txt                         the table
  *   scores.csv                          set,index,path,label,pred,prob,msp,energy,maxlogit,odin
+ *                                       (+ gen,react,knn,mahalanobis with -posthoc; ood_posthoc.h)
  *   metrics.csv                         set,images,score,auroc,aupr_in,aupr_out,fpr95,threshold,id_accepted
+ *                                       (+ fpr95_oodpos with -openood_fpr: OpenOOD's convention)
  *                                       (fpr95 is fprNN for -tpr 0.NN; threshold and id_accepted
  *                                       are the ID threshold of that row's score)
  *   accuracy.csv                        group,classes,images,correct,accuracy,rule
