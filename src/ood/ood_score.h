@@ -76,20 +76,6 @@ typedef struct ood_scorer {
     float *dz;      /* [B, C] d log S / dz, the logits' delta */
 #ifdef GPU
     float *grad_gpu; /* [B, X] the input delta on the device */
-/* The penultimate feature of a row, for the post-hoc scores (ood_posthoc.h):
- *   - a network ending in [expert_softmax]: the concatenation, in the order of its experts=,
- *     of the inputs of the expert layers (the features the cosine heads read);
- *   - a network ending in [softmax]: the input of its last [connected] or [convolutional]
- *     layer (the layers from there to the softmax may not be [route] or [shortcut]).
- * Returns 1, or 0 with the reason in err. ood_score_batch then also fills s->feat. */
-int ood_scorer_enable_features(ood_scorer *s, char *err, int errlen);
-/* A forward pass for the features only: s->logits, s->prob and s->feat of x [B, X]. */
-void ood_forward_features(ood_scorer *s, float *x);
-/* The logits [B, C] that the head computes from the features feat [B, D] (instead of the
- * network's own): the expert layers (their mean) or the head layers, rerun in inference mode.
- * Overwrites those layers' outputs. */
-void ood_head_logits(ood_scorer *s, const float *feat, float *logits);
-
 #endif
     /* The penultimate features (ood_scorer_enable_features; 0 until then): */
     int D;           /* feature length */
