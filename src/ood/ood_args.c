@@ -162,6 +162,10 @@ void ood_args_print_help(const ood_command_spec *spec, FILE *out)
         flag_text(f, t, sizeof(t));
         fprintf(out, "  %-22s %s", t, f->help);
         if (f->type == OOD_ARG_MULTI) fputs(" (repeatable)", out);
+        if (f->type == OOD_ARG_SCORE) {
+            char names[256];
+            fprintf(out, "; S: %s", ood_score_names(names, sizeof(names)));
+        }
         if (f->def) fprintf(out, " [default %s]", f->def);
         fputc('\n', out);
     }
