@@ -3,11 +3,12 @@
  *
  *   darknet classifier ood DATA CFG WEIGHTS [flags]        ood_command.c
  *       ID accuracy (all, many/medium/few-shot), OOD metrics per set and averaged for the
- *       scores msp, energy, maxlogit and odin, CSVs under -out, and WEIGHTS.ood.
+ *       scores msp, energy, maxlogit and odin (and with -posthoc gen, react, knn,
+ *       mahalanobis), CSVs and threshold.ood under -out, and with -deploy WEIGHTS.ood.
  *   darknet classifier predict DATA CFG [WEIGHTS [IMAGE]] [flags]   ood_predict.c
  *   darknet classifier demo DATA CFG [WEIGHTS [VIDEO]] [flags]      ood_predict.c
- *       Darknet's predict and demo plus the OOD score, and "unknown" below WEIGHTS.ood's
- *       threshold; -out DIR writes annotated PNGs (headless).
+ *       Darknet's predict and demo plus the OOD score, and "unknown" below the threshold of
+ *       WEIGHTS.ood (or -threshold FILE); -out DIR writes annotated PNGs (headless).
  */
 #ifndef OOD_COMMANDS_H
 #define OOD_COMMANDS_H
