@@ -7,6 +7,7 @@
 #     train list and -limit match, computed again when one changes; a corrupt file is an error;
 #   - with -noodin the features (so knn) are the same as with ODIN's extra passes;
 #   - -score knn: the threshold in DIR/threshold.ood; -deploy and predict refuse it;
+#   - a network ending in [expert_softmax] goes through too;
 #   - no train list: a clear error.
 set -u
 . "$(dirname "$0")/../lib/lib.sh"
@@ -122,6 +123,54 @@ expect_error "posthoc: -deploy with a post-hoc -score is refused" "-deploy -scor
     "$DARKNET" classifier ood "$D" "$TMP/t.cfg" "$W" -score knn -deploy -out "$TMP/r8"
 expect_error "posthoc: predict -score knn is refused" "the knn score: predict and demo compute msp, energy, maxlogit and odin" -- \
     "$DARKNET" classifier predict "$D" "$TMP/t.cfg" "$W" "$(head -n 1 "$TMP/valid.list")" -score knn
+# a network ending in [expert_softmax]: the feature concatenates the experts' inputs (8 + 6)
+cat >"$TMP/x.cfg" <<EOF
+[net]
+batch=8
+width=16
+height=16
+channels=3
+
+[convolutional]
+filters=8
+size=3
+stride=1
+pad=1
+activation=leaky
+
+[avgpool]
+
+[cosine]
+classes=3
+scale=30
+
+[route]
+layers=0
+
+[convolutional]
+filters=6
+size=3
+stride=2
+pad=1
+activation=leaky
+
+[avgpool]
+
+[cosine]
+classes=3
+scale=30
+
+[expert_softmax]
+experts=2,6
+tau=1
+EOF
+"$TOOLS/tool_weights" init "$TMP/x.cfg" "$TMP/x.weights" 4 >/dev/null 2>&1
+"$DARKNET" classifier ood "$D" "$TMP/x.cfg" "$TMP/x.weights" -posthoc -noodin -out "$TMP/rx" >"$TMP/rx.out" 2>"$TMP/rx.err" </dev/null
+rc=$?
+check "posthoc experts: runs (rc $rc) with features of 8 + 6 values, all 7 scores finite" \
+    bash -c "[ $rc -eq 0 ] && grep -q 'training features of 60 images (14 values each)' '$TMP/rx.err' && [ \$(awk -F, 'NR > 1' '$TMP/rx/metrics.csv' | wc -l) -eq 7 ] \
+             && awk -F, 'NR > 1 { for (i = 11; i <= 14; ++i) if (\$i !~ /^-?[0-9.]+(e[-+]?[0-9]+)?\$/) exit 1 }' '$TMP/rx/scores.csv'"
+
 grep -v '^train=' "$D" >"$TMP/notrain.data"
 expect_error "posthoc: without a train list: the reason" "-posthoc: ReAct, KNN and Mahalanobis need the training features" "no readable train= list" -- \
     "$DARKNET" classifier ood "$TMP/notrain.data" "$TMP/t.cfg" "$W" -posthoc -out "$TMP/r9"
