@@ -2,51 +2,54 @@
  *
  * Reads from the .data file: classes, labels (ID classes, Darknet's exact label matching),
  * valid (the ID test list), train (for the per-class training counts; optional) and every
- * ood_NAME=LIST key (an OOD set called NAME). Flags:
- *   -ood NAME=LIST      another OOD set (repeatable; overrides a .data key of that name)
- *   -out DIR            results folder (default results/ood)
- *   -batch N            images per network pass (default 64, at most the cfg's batch, which
- *                       sized the layers' buffers when the cfg was parsed)
- *   -odin_t T, -odin_eps E   ODIN's temperature and input step (default 1000, 0.0014)
- *   -noodin             skip ODIN (it costs a backward and a second forward pass)
- *   -score S            the score whose threshold goes to WEIGHTS.ood (default odin, msp
- *                       with -noodin)
- *   -tpr P              fraction of ID test images the threshold accepts (default 0.95)
- *   -counts FILE        per-class training counts (C integers) instead of the train list
- *   -limit N            only the first N images of every list (quick looks)
+ * ood_NAME=LIST key (an OOD set called NAME). The flags, with their defaults and help, are
+ * the table ood_flags below (`darknet classifier ood -h` prints it).
+ *
+ * Phases (ood_command_ood): parse the flags, read the .data file, load and check every list,
+ * the training counts and shot groups, the network, the training features (-posthoc), score
+ * every set, the metrics, the report (accuracy, metrics table), the threshold file, the
+ * summary.
  *
  * Prints one table: ID top-1 accuracy, many/medium/few-shot accuracy with the rule used, and
  * AUROC, AUPR-in, AUPR-out and FPR95 of every score for each OOD set and their average
  * (conventions in ood_metrics.h, printed under the table). Writes to DIR:
  *   summary.txt                         the table
  *   scores.csv                          set,index,path,label,pred,prob,msp,energy,maxlogit,odin
+ *                                       (+ gen,react,knn,mahalanobis with -posthoc; ood_posthoc.h)
  *   metrics.csv                         set,images,score,auroc,aupr_in,aupr_out,fpr95,threshold,id_accepted
+ *                                       (+ fpr95_oodpos with -openood_fpr: OpenOOD's convention)
  *                                       (fpr95 is fprNN for -tpr 0.NN; threshold and id_accepted
  *                                       are the ID threshold of that row's score)
  *   accuracy.csv                        group,classes,images,correct,accuracy,rule
  *   per_class.csv                       class,name,train_count,group,images,correct,accuracy
  *   roc_SET_SCORE.csv                   threshold,fpr,tpr (every distinct threshold)
  *   hist_SCORE.csv                      bin_lo,bin_hi,id,SET... (fraction of each set per bin)
- * and WEIGHTS.ood (ood_threshold.h). scripts/plot-ood turns DIR into PNGs.
+ *   threshold.ood                       the deployment threshold (ood_threshold.h); with -deploy
+ *                                       also WEIGHTS.ood, where predict and demo read it
+ * scripts/plot-ood turns DIR into PNGs.
  *
  * Shot groups: with 10 classes, PASCL's CIFAR-10-LT convention (many = the 3 most frequent
  * training classes, few = the 3 least frequent, medium = the other 4; equal counts ranked by
  * class index); otherwise ImageNet-LT's (many > 100 training images, few < 20, medium the
  * rest).
  *
- * Glossary: B rows per pass, C classes, X inputs per row, S = OOD_NSCORES.
+ * Glossary: B rows per pass, C classes, X inputs per row, S = OOD_NALL (every score; columns of
+ * scores not evaluated are NaN), P = OOD_NPOSTHOC.
  */
 #include "ood_commands.h"
 
 #include <math.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
 #include "darknet.h"
+#include "ood_args.h"
 #include "ood_io.h"
 #include "ood_metrics.h"
+#include "ood_posthoc.h"
 #include "ood_score.h"
 #include "ood_threshold.h"
 #include "option_list.h"
@@ -64,25 +67,56 @@ typedef struct ood_set {
     char **paths;      /* [n] */
     int *line_no;      /* [n] line of each path in the list */
     int n;
-    float *scores;     /* [n, S] */
+    double *scores;    /* [n, S] */
     int *label;        /* [n] class from the path (ID), -1 (OOD) */
     int *pred;         /* [n] argmax class */
     float *prob;       /* [n] its probability */
 } ood_set;
 
 typedef struct ood_options {
-    const char *data, *cfg, *weights, *out, *counts_file;
-    int batch, use_odin, score, limit;
+    const char *data, *cfg, *weights;          /* the positional arguments */
+    const char *out, *counts_file;
+    int batch, noodin, use_odin, score, limit, deploy, posthoc, knn_k, openood_fpr;
     float odin_t, odin_eps;
-    double tpr;
+    double tpr, react_p;
+    ood_arg_multi ood;                         /* -ood NAME=LIST, as given */
     int nflag_sets;
-    char *flag_name[MAX_SETS], *flag_list[MAX_SETS];
+    char *flag_name[MAX_SETS];                 /* [nflag_sets] malloc'd */
+    const char *flag_list[MAX_SETS];
 } ood_options;
 
-static void usage_fail(const char *why)
-{
-    ood_fail(CMD, "%s\nusage: darknet " OOD_USAGE_OOD, why);
-}
+#define F(name, type, meta, def, lo, hi, field, help) {name, type, meta, def, lo, hi, offsetof(ood_options, field), help}
+static const ood_flag ood_flags[] = {
+    F("-ood", OOD_ARG_MULTI, "NAME=LIST", 0, 0, 0, ood, "another OOD set; replaces a .data key ood_NAME of that name"),
+    F("-out", OOD_ARG_STRING, "DIR", "results/ood", 0, 0, out, "results folder"),
+    F("-batch", OOD_ARG_INT, "N", "64", 1, 4096, batch, "images per network pass (at most the cfg's batch)"),
+    F("-odin_t", OOD_ARG_FLOAT, "T", "1000", 1e-6, 1e9, odin_t, "ODIN's temperature"),
+    F("-odin_eps", OOD_ARG_FLOAT, "E", "0.0014", 0, 1, odin_eps, "ODIN's input step (inputs in [0, 1])"),
+    F("-noodin", OOD_ARG_SWITCH, 0, 0, 0, 0, noodin, "skip ODIN (it costs a backward and a second forward pass)"),
+    F("-score", OOD_ARG_SCORE, "S", 0, 0, 0, score, "the score of the threshold file (default odin; msp with -noodin)"),
+    F("-deploy", OOD_ARG_SWITCH, 0, 0, 0, 0, deploy,
+      "also write the threshold file next to the weights (WEIGHTS.ood, which predict and demo read), replacing it"),
+    F("-tpr", OOD_ARG_DOUBLE, "P", "0.95", 0.01, 1, tpr, "fraction of the ID test images the threshold accepts"),
+    F("-openood_fpr", OOD_ARG_SWITCH, 0, 0, 0, 0, openood_fpr,
+      "also OpenOOD's FPR at that TPR with OOD as the positive class (column FPRnn-OOD+)"),
+    F("-posthoc", OOD_ARG_SWITCH, 0, 0, 0, 0, posthoc,
+      "also OpenOOD's post-hoc scores gen, react, knn, mahalanobis (features of the train list)"),
+    F("-react_p", OOD_ARG_DOUBLE, "P", "90", 0.01, 100, react_p, "ReAct's clip: this percentile of the training features"),
+    F("-knn_k", OOD_ARG_INT, "K", "50", 1, 1 << 20, knn_k, "KNN's k (the k-th nearest training feature)"),
+    F("-counts", OOD_ARG_STRING, "FILE", 0, 0, 0, counts_file, "per-class training counts (C integers) instead of the train list"),
+    F("-limit", OOD_ARG_INT, "N", 0, 1, 1 << 30, limit, "only the first N images of every list (default all)"),
+};
+#undef F
+
+static const char *const ood_arg_names[] = {"DATA", "CFG", "WEIGHTS"};
+const ood_command_spec ood_spec_ood = {
+    "ood", "DATA CFG WEIGHTS", ood_arg_names, 3, 3,
+    "RICASSO's OOD evaluation: ID accuracy (all, many/medium/few-shot) and AUROC, AUPR-in, AUPR-out and\n"
+    "FPR95 of every score for each OOD set (the .data file's ood_NAME=LIST keys and -ood flags).",
+    ood_flags, sizeof(ood_flags) / sizeof(ood_flags[0]),
+    "Writes summary.txt, scores.csv, metrics.csv, accuracy.csv, per_class.csv, roc_SET_SCORE.csv and\n"
+    "hist_SCORE.csv and the threshold file threshold.ood to DIR (-deploy: also WEIGHTS.ood); scripts/plot-ood\n"
+    "DIR draws them."};
 
 static int valid_set_name(const char *s)
 {
@@ -97,64 +131,26 @@ static int valid_set_name(const char *s)
 
 static void parse_options(int argc, char **argv, ood_options *o)
 {
-    int i, npos = 0, score_given = 0;
-    const char *pos[3] = {0, 0, 0};
+    const char *pos[3];
+    int i;
     memset(o, 0, sizeof(*o));
-    o->out = "results/ood";
-    o->batch = 64;
-    o->use_odin = 1;
-    o->odin_t = 1000;
-    o->odin_eps = 0.0014f;
-    o->tpr = 0.95;
-    o->score = OOD_ODIN;
-    for (i = 3; i < argc; ++i) {
-        char *a = argv[i];
-        if (!a) continue;   /* Darknet's flag parsers leave NULLs where they removed flags */
-        if (a[0] != '-' || !a[1]) {
-            if (npos == 3) usage_fail("too many arguments");
-            pos[npos++] = a;
-        } else if (!strcmp(a, "-out")) {
-            o->out = ood_flag_value(CMD, argc, argv, &i);
-        } else if (!strcmp(a, "-batch")) {
-            o->batch = ood_parse_int(CMD, a, ood_flag_value(CMD, argc, argv, &i), 1, 4096);
-        } else if (!strcmp(a, "-odin_t")) {
-            o->odin_t = ood_parse_float(CMD, a, ood_flag_value(CMD, argc, argv, &i), 1e-6f, 1e9f);
-        } else if (!strcmp(a, "-odin_eps")) {
-            o->odin_eps = ood_parse_float(CMD, a, ood_flag_value(CMD, argc, argv, &i), 0, 1);
-        } else if (!strcmp(a, "-noodin")) {
-            o->use_odin = 0;
-        } else if (!strcmp(a, "-score")) {
-            const char *s = ood_flag_value(CMD, argc, argv, &i);
-            o->score = ood_score_from_name(s);
-            if (o->score < 0) ood_fail(CMD, "-score '%s': one of msp, energy, maxlogit, odin", s);
-            score_given = 1;
-        } else if (!strcmp(a, "-tpr")) {
-            o->tpr = ood_parse_float(CMD, a, ood_flag_value(CMD, argc, argv, &i), 0.01f, 1);
-        } else if (!strcmp(a, "-counts")) {
-            o->counts_file = ood_flag_value(CMD, argc, argv, &i);
-        } else if (!strcmp(a, "-limit")) {
-            o->limit = ood_parse_int(CMD, a, ood_flag_value(CMD, argc, argv, &i), 1, 1 << 30);
-        } else if (!strcmp(a, "-ood")) {
-            char *v = ood_flag_value(CMD, argc, argv, &i), *eq = strchr(v, '=');
-            if (!eq || eq == v || !eq[1]) ood_fail(CMD, "-ood '%s': expected NAME=LIST", v);
-            if (o->nflag_sets == MAX_SETS) ood_fail(CMD, "more than %d OOD sets", MAX_SETS);
-            o->flag_name[o->nflag_sets] = strndup(v, eq - v);
-            o->flag_list[o->nflag_sets] = eq + 1;
-            ++o->nflag_sets;
-        } else {
-            char why[256];
-            snprintf(why, sizeof(why), "unknown option '%s'", a);
-            usage_fail(why);
-        }
-    }
-    if (npos < 3) usage_fail("DATA, CFG and WEIGHTS are required");
+    ood_args_parse(&ood_spec_ood, argc, argv, o, pos);
     o->data = pos[0];
     o->cfg = pos[1];
     o->weights = pos[2];
-    if (!o->use_odin && o->score == OOD_ODIN) {
-        if (score_given) ood_fail(CMD, "-score odin needs ODIN (drop -noodin)");
-        o->score = OOD_MSP;
+    for (i = 0; i < o->ood.n; ++i) {
+        const char *v = o->ood.v[i], *eq = strchr(v, '=');
+        if (!eq || eq == v || !eq[1]) ood_fail(CMD, "-ood '%s': expected NAME=LIST", v);
+        o->flag_name[o->nflag_sets] = strndup(v, eq - v);
+        o->flag_list[o->nflag_sets] = eq + 1;
+        ++o->nflag_sets;
     }
+    o->use_odin = !o->noodin;
+    if (o->score < 0) o->score = o->use_odin ? OOD_ODIN : OOD_MSP;
+    else if (!o->use_odin && o->score == OOD_ODIN) ood_fail(CMD, "-score odin needs ODIN (drop -noodin)");
+    if (o->score >= OOD_NSCORES) o->posthoc = 1;
+    if (o->deploy && o->score >= OOD_NSCORES)
+        ood_fail(CMD, "-deploy -score %s: predict and demo compute msp, energy, maxlogit and odin only", ood_score_name(o->score));
 }
 
 /* The OOD sets: ood_NAME keys of the .data file in file order, then -ood flags (a flag
@@ -202,7 +198,7 @@ static void load_set_list(ood_set *s, int limit)
         s->n = limit;
     }
     ood_check_readable(CMD, s->list, s->paths, s->n, s->line_no);
-    s->scores = calloc((size_t)s->n * OOD_NSCORES, sizeof(float));
+    s->scores = calloc((size_t)s->n * OOD_NALL, sizeof(double));
     s->label = malloc(sizeof(int) * s->n);
     s->pred = malloc(sizeof(int) * s->n);
     s->prob = malloc(sizeof(float) * s->n);
@@ -259,26 +255,33 @@ static void load_batch(const ood_set *s, int start, int rows, int B, int w, int 
                  s->line_no[start + bad], s->list);
 }
 
-static void score_set(ood_scorer *sc, ood_set *s, int w, int h)
+/* Every score of every image of s; the post-hoc ones when pp is given (stats: the training
+ * statistics, 0 when only gen is evaluated). */
+static void score_set(ood_scorer *sc, ood_set *s, int w, int h, const ood_train_stats *stats,
+                      const ood_posthoc_params *pp)
 {
-    const int B = sc->B, C = sc->C;
+    const int B = sc->B, C = sc->C, P = OOD_NPOSTHOC;
     float *x = calloc((size_t)B * sc->X, sizeof(float));        /* [B, X] */
-    float *sb = calloc((size_t)B * OOD_NSCORES, sizeof(float));  /* [B, S] */
+    double *sb = calloc((size_t)B * OOD_NSCORES, sizeof(double));  /* [B, OOD_NSCORES] */
+    double *ph = calloc((size_t)B * P, sizeof(double));         /* [B, P] */
     progress pg = {s->name, s->n, 0, isatty(2), what_time_is_it_now(), 0};
     int start, r, k;
     for (start = 0; start < s->n; start += B) {
         const int rows = s->n - start < B ? s->n - start : B;
         load_batch(s, start, rows, B, w, h, x);
         ood_score_batch(sc, x, sb);
+        for (r = 0; r < B * P; ++r) ph[r] = NAN;
+        if (pp) ood_posthoc_batch(sc, stats, pp, ph);
         for (r = 0; r < rows; ++r) {
             const int i = start + r;
             const float *p = sc->prob + r * C;
-            for (k = 0; k < OOD_NSCORES; ++k) {
-                const float v = sb[r * OOD_NSCORES + k];
-                if (!isfinite(v) && (k != OOD_ODIN || sc->use_odin))
+            for (k = 0; k < OOD_NALL; ++k) {
+                const double v = k < OOD_NSCORES ? sb[r * OOD_NSCORES + k] : ph[r * P + k - OOD_NSCORES];
+                const int wanted = k < OOD_NSCORES ? k != OOD_ODIN || sc->use_odin : pp && (stats || k == OOD_GEN);
+                if (wanted && !ood_is_finite(v))
                     ood_fail(CMD, "%s (line %d of %s): the %s score is %g: the network's logits are not finite",
                              s->paths[i], s->line_no[i], s->list, ood_score_name(k), v);
-                s->scores[(size_t)i * OOD_NSCORES + k] = v;
+                s->scores[(size_t)i * OOD_NALL + k] = v;
             }
             s->pred[i] = ood_argmax(p, C);
             s->prob[i] = p[s->pred[i]];
@@ -287,14 +290,15 @@ static void score_set(ood_scorer *sc, ood_set *s, int w, int h)
     }
     free(x);
     free(sb);
+    free(ph);
 }
 
 /* Column k of a set's scores [n, S] as its own array [n]. */
-static float *score_column(const ood_set *s, int k)
+static double *score_column(const ood_set *s, int k)
 {
-    float *v = malloc(sizeof(float) * s->n);
+    double *v = malloc(sizeof(double) * s->n);
     int i;
-    for (i = 0; i < s->n; ++i) v[i] = s->scores[(size_t)i * OOD_NSCORES + k];
+    for (i = 0; i < s->n; ++i) v[i] = s->scores[(size_t)i * OOD_NALL + k];
     return v;
 }
 
@@ -369,42 +373,47 @@ static void close_out(FILE *fp, const char *dir, const char *name)
     if (ferror(fp) | fclose(fp)) ood_fail(CMD, "error writing %s/%s", dir, name);
 }
 
-static void write_scores_csv(const char *dir, ood_set *sets, int nsets, int use_odin)
+/* scores.csv: the paper's four score columns always (odin NaN with -noodin), the post-hoc
+ * ones when evaluated; %.17g, exact for a double, so that the text ranks as the values do. */
+static void write_scores_csv(const char *dir, ood_set *sets, int nsets, int use_odin, int posthoc)
 {
     FILE *fp = open_out(dir, "scores.csv");
+    const int last = posthoc ? OOD_NALL : OOD_NSCORES;
     int s, i, k;
-    fprintf(fp, "set,index,path,label,pred,prob,msp,energy,maxlogit,odin\n");
+    fprintf(fp, "set,index,path,label,pred,prob");
+    for (k = 0; k < last; ++k) fprintf(fp, ",%s", ood_score_name(k));
+    fputc('\n', fp);
     for (s = 0; s < nsets; ++s)
         for (i = 0; i < sets[s].n; ++i) {
-            const float *v = sets[s].scores + (size_t)i * OOD_NSCORES;
+            const double *v = sets[s].scores + (size_t)i * OOD_NALL;
             fprintf(fp, "%s,%d,", sets[s].name, i);
             ood_csv_field(fp, sets[s].paths[i]);
             fprintf(fp, ",%d,%d,%.9g", sets[s].label[i], sets[s].pred[i], sets[s].prob[i]);
-            for (k = 0; k < OOD_NSCORES; ++k) {
+            for (k = 0; k < last; ++k) {
                 if (k == OOD_ODIN && !use_odin) fprintf(fp, ",nan");
-                else fprintf(fp, ",%.9g", v[k]);
+                else fprintf(fp, ",%.17g", v[k]);
             }
             fputc('\n', fp);
         }
     close_out(fp, dir, "scores.csv");
 }
 
-static void write_roc_csv(const char *dir, const char *set, int k, const float *id, int n_id,
-                          const float *ood, int n_ood)
+static void write_roc_csv(const char *dir, const char *set, int k, const double *id, int n_id,
+                          const double *ood, int n_ood)
 {
     char name[160];
     /* [n_id + n_ood + 1] each: at most one point per distinct score, plus the start */
     double *thr = malloc(sizeof(double) * (n_id + n_ood + 1));
     double *fpr = malloc(sizeof(double) * (n_id + n_ood + 1));
     double *tpr = malloc(sizeof(double) * (n_id + n_ood + 1));
-    int n = ood_roc_curve(id, n_id, ood, n_ood, thr, fpr, tpr), i;
+    int n = ood_roc_curve_d(id, n_id, ood, n_ood, thr, fpr, tpr), i;
     FILE *fp;
     snprintf(name, sizeof(name), "roc_%s_%s.csv", set, ood_score_name(k));
     fp = open_out(dir, name);
     fprintf(fp, "threshold,fpr,tpr\n");
     for (i = 0; i < n; ++i) {
         if (isinf(thr[i])) fprintf(fp, "inf,%.9g,%.9g\n", fpr[i], tpr[i]);
-        else fprintf(fp, "%.9g,%.9g,%.9g\n", thr[i], fpr[i], tpr[i]);
+        else fprintf(fp, "%.17g,%.9g,%.9g\n", thr[i], fpr[i], tpr[i]);
     }
     close_out(fp, dir, name);
     free(thr);
@@ -423,7 +432,7 @@ static void write_hist_csv(const char *dir, ood_set *sets, int nsets, int k)
     FILE *fp;
     for (s = 0; s < nsets; ++s)
         for (i = 0; i < sets[s].n; ++i) {
-            const double v = sets[s].scores[(size_t)i * OOD_NSCORES + k];
+            const double v = sets[s].scores[(size_t)i * OOD_NALL + k];
             if (v < lo) lo = v;
             if (v > hi) hi = v;
         }
@@ -435,7 +444,7 @@ static void write_hist_csv(const char *dir, ood_set *sets, int nsets, int k)
     }
     for (s = 0; s < nsets; ++s)
         for (i = 0; i < sets[s].n; ++i) {
-            b = (int)((sets[s].scores[(size_t)i * OOD_NSCORES + k] - lo) / width);
+            b = (int)((sets[s].scores[(size_t)i * OOD_NALL + k] - lo) / width);
             if (b >= bins) b = bins - 1;
             if (b < 0) b = 0;
             frac[s * HIST_BINS + b] += 1.0 / sets[s].n;
@@ -454,263 +463,449 @@ static void write_hist_csv(const char *dir, ood_set *sets, int nsets, int k)
     free(frac);
 }
 
-int ood_command_ood(int argc, char **argv)
-{
+/* Everything one evaluation holds, filled phase by phase. */
+typedef struct ood_run {
     ood_options o;
-    list *options;
+    int C;                        /* ID classes */
+    char **labels, **names;       /* [C] */
+    char *label_list, *valid_list, *train_list;
     ood_set sets[MAX_SETS + 1];   /* [0] is the ID test set */
-    int nood, nsets, s, i, k, c, C, B, nscores;
-    char **labels, **names;
-    char *label_list, *name_list, *valid_list, *train_list, err[1024], rule[512] = "";
-    int *counts = 0, *group = 0;   /* [C] training count and shot group of each class */
-    const char *count_source = 0;
+    int nood, nsets;
+    int *counts, *group;          /* [C] training count and shot group of each class (0: unknown) */
+    const char *count_source;
+    char rule[512];
     network *net;
     ood_scorer sc;
-    ood_metrics m[MAX_SETS][OOD_NSCORES];   /* [OOD set, score] */
-    double id_accepted;
-    float thr;
-    char *text = 0;
-    size_t text_len = 0;
-    FILE *tf;
+    int nactive, active[OOD_NALL];   /* the scores evaluated, in table order */
+    ood_posthoc_params pp;
+    ood_train_stats stats;           /* -posthoc: the training features and what derives from them */
+    ood_metrics m[MAX_SETS][OOD_NALL];   /* [OOD set, score] */
+    FILE *tf;                     /* the table, printed and saved as summary.txt */
+    char *text;
+    size_t text_len;
+} ood_run;
 
-    parse_options(argc, argv, &o);
-    options = read_data_cfg((char *)o.data);
-    C = option_find_int_quiet(options, "classes", 0);
-    if (C <= 0) ood_fail(CMD, "%s has no classes= (the number of ID classes)", o.data);
-    label_list = option_find(options, "labels");
-    if (!label_list) ood_fail(CMD, "%s has no labels= (the class names that label the ID test images)", o.data);
-    labels = get_labels_checked(label_list, C);
+/* The .data file: classes, labels, names, valid, train and the OOD sets. */
+static void read_data_file(ood_run *r)
+{
+    const ood_options *o = &r->o;
+    list *options = read_data_cfg((char *)o->data);
+    char *name_list;
+    r->C = option_find_int_quiet(options, "classes", 0);
+    if (r->C <= 0) ood_fail(CMD, "%s has no classes= (the number of ID classes)", o->data);
+    r->label_list = option_find(options, "labels");
+    if (!r->label_list) ood_fail(CMD, "%s has no labels= (the class names that label the ID test images)", o->data);
+    r->labels = get_labels_checked(r->label_list, r->C);
     name_list = option_find(options, "names");
-    if (!name_list) name_list = label_list;
-    names = name_list == label_list ? labels : get_labels_checked(name_list, C);
-    valid_list = option_find(options, "valid");
-    if (!valid_list) ood_fail(CMD, "%s has no valid= (the ID test list)", o.data);
-    train_list = option_find(options, "train");
+    if (!name_list) name_list = r->label_list;
+    r->names = name_list == r->label_list ? r->labels : get_labels_checked(name_list, r->C);
+    r->valid_list = option_find(options, "valid");
+    if (!r->valid_list) ood_fail(CMD, "%s has no valid= (the ID test list)", o->data);
+    r->train_list = option_find(options, "train");
 
-    memset(sets, 0, sizeof(sets));
-    snprintf(sets[0].name, sizeof(sets[0].name), "id");
-    sets[0].list = valid_list;
-    nood = collect_sets(options, &o, sets + 1);
-    if (!nood) ood_fail(CMD, "no OOD sets: give ood_NAME=LIST lines in %s or -ood NAME=LIST", o.data);
-    nsets = nood + 1;
+    snprintf(r->sets[0].name, sizeof(r->sets[0].name), "id");
+    r->sets[0].list = r->valid_list;
+    r->nood = collect_sets(options, o, r->sets + 1);
+    if (!r->nood) ood_fail(CMD, "no OOD sets: give ood_NAME=LIST lines in %s or -ood NAME=LIST", o->data);
+    r->nsets = r->nood + 1;
+}
 
-    /* Every list and file is checked before the (long) network passes start. */
-    for (s = 0; s < nsets; ++s) load_set_list(&sets[s], o.limit);
-    for (i = 0; i < sets[0].n; ++i) {
-        sets[0].label[i] = label_of_path(sets[0].paths[i], labels, C);
-        if (sets[0].label[i] < 0)
+/* Every list and image file is checked before the (long) network passes start; the ID test
+ * images get their class from their path. */
+static void load_sets(ood_run *r)
+{
+    ood_set *id = &r->sets[0];
+    int s, i;
+    for (s = 0; s < r->nsets; ++s) load_set_list(&r->sets[s], r->o.limit);
+    for (i = 0; i < id->n; ++i) {
+        id->label[i] = label_of_path(id->paths[i], r->labels, r->C);
+        if (id->label[i] < 0)
             ood_fail(CMD, "%s (line %d of %s): %s of %s matches its folder name or a '_'-separated token of its file name",
-                     sets[0].paths[i], sets[0].line_no[i], valid_list,
-                     sets[0].label[i] == -1 ? "no label" : "more than one label", label_list);
+                     id->paths[i], id->line_no[i], r->valid_list, id->label[i] == -1 ? "no label" : "more than one label",
+                     r->label_list);
     }
-    for (s = 1; s < nsets; ++s)
-        for (i = 0; i < sets[s].n; ++i) sets[s].label[i] = -1;
-    if (o.counts_file) {
-        counts = read_counts_file(o.counts_file, C);
-        count_source = o.counts_file;
-    } else if (train_list && access(train_list, R_OK) == 0) {
+    for (s = 1; s < r->nsets; ++s)
+        for (i = 0; i < r->sets[s].n; ++i) r->sets[s].label[i] = -1;
+}
+
+/* Per-class training counts (-counts, else the train list when readable) and shot groups. */
+static void load_train_counts(ood_run *r)
+{
+    if (r->o.counts_file) {
+        r->counts = read_counts_file(r->o.counts_file, r->C);
+        r->count_source = r->o.counts_file;
+    } else if (r->train_list && access(r->train_list, R_OK) == 0) {
         int ntrain, *path_class;   /* [ntrain] class of each training image */
-        char **tp = ood_read_list(CMD, train_list, &ntrain, 0);
+        char **tp = ood_read_list(CMD, r->train_list, &ntrain, 0);
         path_class = malloc(sizeof(int) * ntrain);
-        counts = class_counts_of_paths(tp, ntrain, labels, C, path_class);
+        r->counts = class_counts_of_paths(tp, ntrain, r->labels, r->C, path_class);
         free(path_class);
         ood_free_list(tp, ntrain, 0);
-        count_source = train_list;
+        r->count_source = r->train_list;
     }
-    if (counts) {
-        group = malloc(sizeof(int) * C);
-        shot_groups(counts, C, group, rule, sizeof(rule));
+    if (r->counts) {
+        r->group = malloc(sizeof(int) * r->C);
+        shot_groups(r->counts, r->C, r->group, r->rule, sizeof(r->rule));
     }
-    if (access(o.weights, R_OK) != 0) ood_fail(CMD, "cannot read the weights %s", o.weights);
-    if (!ood_mkdirs(o.out)) ood_fail(CMD, "cannot create the results folder %s", o.out);
+}
 
-    net = load_network((char *)o.cfg, (char *)o.weights, 0);
-    B = o.batch < net->batch ? o.batch : net->batch;
-    if (B < o.batch)
-        fprintf(stderr, "classifier ood: batch %d (the cfg's batch %d sized the layers' buffers)\n", B, net->batch);
-    set_batch_network(net, B);
-    if (net->c != 3) ood_fail(CMD, "%s takes %d channels: the OOD commands feed RGB images", o.cfg, net->c);
-    if (!ood_scorer_init(&sc, net, o.odin_t, o.odin_eps, o.use_odin, err, sizeof(err)))
-        ood_fail(CMD, "%s: %s", o.cfg, err);
-    if (sc.C != C) ood_fail(CMD, "%s has classes=%d, the network's logits have %d", o.data, C, sc.C);
-    fprintf(stderr, "classifier ood: logits of layer %d [%s], %d classes, batch %d, %s\n", sc.head.layer,
-            sc.head.kind == OOD_HEAD_EXPERT ? "expert_softmax: mean of the experts" : "softmax: its input", C, B,
-            o.use_odin ? "with ODIN" : "without ODIN");
+/* The network at the evaluation batch and its scorer. */
+static void load_model(ood_run *r)
+{
+    const ood_options *o = &r->o;
+    char err[1024];
+    int B;
+    if (access(o->weights, R_OK) != 0) ood_fail(CMD, "cannot read the weights %s", o->weights);
+    if (!ood_mkdirs(o->out)) ood_fail(CMD, "cannot create the results folder %s", o->out);
+    r->net = load_network((char *)o->cfg, (char *)o->weights, 0);
+    B = o->batch < r->net->batch ? o->batch : r->net->batch;
+    if (B < o->batch)
+        fprintf(stderr, "classifier ood: batch %d (the cfg's batch %d sized the layers' buffers)\n", B, r->net->batch);
+    set_batch_network(r->net, B);
+    if (r->net->c != 3) ood_fail(CMD, "%s takes %d channels: the OOD commands feed RGB images", o->cfg, r->net->c);
+    if (!ood_scorer_init(&r->sc, r->net, o->odin_t, o->odin_eps, o->use_odin, err, sizeof(err)))
+        ood_fail(CMD, "%s: %s", o->cfg, err);
+    if (r->sc.C != r->C) ood_fail(CMD, "%s has classes=%d, the network's logits have %d", o->data, r->C, r->sc.C);
+    fprintf(stderr, "classifier ood: logits of layer %d [%s], %d classes, batch %d, %s\n", r->sc.head.layer,
+            r->sc.head.kind == OOD_HEAD_EXPERT ? "expert_softmax: mean of the experts" : "softmax: its input", r->C, B,
+            o->use_odin ? "with ODIN" : "without ODIN");
+    {
+        int k;
+        for (k = 0; k < OOD_NALL; ++k)
+            if ((k < OOD_NSCORES && (k != OOD_ODIN || o->use_odin)) || (k >= OOD_NSCORES && o->posthoc))
+                r->active[r->nactive++] = k;
+    }
+}
 
-    for (s = 0; s < nsets; ++s) score_set(&sc, &sets[s], net->w, net->h);
+/* The training features of the post-hoc scores: WEIGHTS.oodstats when it was made for this
+ * cfg, weights, train list and -limit; otherwise one pass over the train list, saved there. */
+static void load_train_stats(ood_run *r)
+{
+    const ood_options *o = &r->o;
+    ood_train_stats *t = &r->stats;
+    ood_stats_key key;
+    char err[1024], *path;
+    int got;
+    if (!o->posthoc) return;
+    r->pp.gen_gamma = OOD_GEN_GAMMA;
+    r->pp.gen_m = OOD_GEN_M;
+    r->pp.react_p = o->react_p;
+    r->pp.knn_k = o->knn_k;
+    if (!ood_scorer_enable_features(&r->sc, err, sizeof(err))) ood_fail(CMD, "%s: -posthoc: %s", o->cfg, err);
+    if (!r->train_list || access(r->train_list, R_OK) != 0)
+        ood_fail(CMD, "-posthoc: ReAct, KNN and Mahalanobis need the training features: %s has no readable train= list",
+                 o->data);
+    if (!ood_stats_key_of(&key, o->cfg, o->weights, r->train_list, o->limit, err, sizeof(err))) ood_fail(CMD, "%s", err);
+    path = malloc(strlen(o->weights) + 16);
+    sprintf(path, "%s.oodstats", o->weights);
+    got = ood_stats_load(path, &key, t, err, sizeof(err));
+    if (got < 0) ood_fail(CMD, "%s (remove it to compute it again)", err);
+    if (got && (t->D != r->sc.D || t->C != r->C)) {
+        snprintf(err, sizeof(err), "%s has features of %d values for %d classes, the network gives %d for %d", path, t->D,
+                 t->C, r->sc.D, r->C);
+        ood_stats_free(t);
+        got = 0;
+    }
+    if (got) {
+        fprintf(stderr, "classifier ood: training features from %s (%d images, %d values each)\n", path, t->N, t->D);
+    } else {
+        ood_set tr;
+        int i, start, b;
+        float *x = calloc((size_t)r->sc.B * r->sc.X, sizeof(float));   /* [B, X] */
+        progress pg;
+        if (access(path, F_OK) == 0) fprintf(stderr, "classifier ood: %s: computing the training features again\n", err);
+        memset(&tr, 0, sizeof(tr));
+        snprintf(tr.name, sizeof(tr.name), "train");
+        tr.list = r->train_list;
+        load_set_list(&tr, o->limit);
+        t->N = tr.n;
+        t->D = r->sc.D;
+        t->C = r->C;
+        t->feat = malloc(sizeof(float) * (size_t)t->N * t->D);
+        t->label = malloc(sizeof(int) * t->N);
+        for (i = 0; i < tr.n; ++i) {
+            t->label[i] = label_of_path(tr.paths[i], r->labels, r->C);
+            if (t->label[i] < 0)
+                ood_fail(CMD, "%s (line %d of %s): %s of %s matches its folder name or a '_'-separated token of its file name",
+                         tr.paths[i], tr.line_no[i], r->train_list, t->label[i] == -1 ? "no label" : "more than one label",
+                         r->label_list);
+        }
+        pg = (progress){"train", tr.n, 0, isatty(2), what_time_is_it_now(), 0};
+        for (start = 0; start < tr.n; start += r->sc.B) {
+            const int rows = tr.n - start < r->sc.B ? tr.n - start : r->sc.B;
+            load_batch(&tr, start, rows, r->sc.B, r->net->w, r->net->h, x);
+            ood_forward_features(&r->sc, x);
+            for (b = 0; b < rows; ++b)
+                memcpy(t->feat + (size_t)(start + b) * t->D, r->sc.feat + (size_t)b * t->D, sizeof(float) * t->D);
+            progress_update(&pg, start + rows, r->sc.B);
+        }
+        for (i = 0; i < t->N * t->D; ++i)
+            if (!ood_is_finite(t->feat[i]))
+                ood_fail(CMD, "%s (line %d of %s): its features are not finite", tr.paths[i / t->D], tr.line_no[i / t->D],
+                         r->train_list);
+        if (!ood_stats_save(path, t, &key, o->cfg, o->weights, r->train_list, err, sizeof(err)))
+            ood_fail(CMD, "cannot save the training features: %s", err);
+        fprintf(stderr, "classifier ood: training features of %d images (%d values each) saved to %s\n", t->N, t->D, path);
+        ood_free_list(tr.paths, tr.n, tr.line_no);
+        free(tr.scores);
+        free(tr.label);
+        free(tr.pred);
+        free(tr.prob);
+        free(x);
+    }
+    if (!ood_stats_derive(t, o->react_p, err, sizeof(err))) ood_fail(CMD, "%s: %s", path, err);
+    free(path);
+}
 
-    /* ---- metrics ---- */
-    nscores = o.use_odin ? OOD_NSCORES : OOD_ODIN;
-    for (k = 0; k < nscores; ++k) {
-        float *id = score_column(&sets[0], k);
-        for (s = 1; s < nsets; ++s) {
-            float *ood = score_column(&sets[s], k);
-            if (!ood_compute_metrics(id, sets[0].n, ood, sets[s].n, o.tpr, &m[s - 1][k]))
-                ood_fail(CMD, "metrics of %s on %s could not be computed", ood_score_name(k), sets[s].name);
-            write_roc_csv(o.out, sets[s].name, k, id, sets[0].n, ood, sets[s].n);
+/* AUROC, AUPR and FPR of every score on every OOD set; roc_*.csv and hist_*.csv. */
+static void compute_metrics(ood_run *r)
+{
+    int a, k, s;
+    for (a = 0; a < r->nactive; ++a) {
+        double *id = score_column(&r->sets[0], k = r->active[a]);
+        for (s = 1; s < r->nsets; ++s) {
+            double *ood = score_column(&r->sets[s], k);
+            if (!ood_compute_metrics_d(id, r->sets[0].n, ood, r->sets[s].n, r->o.tpr, &r->m[s - 1][k]))
+                ood_fail(CMD, "metrics of %s on %s could not be computed", ood_score_name(k), r->sets[s].name);
+            write_roc_csv(r->o.out, r->sets[s].name, k, id, r->sets[0].n, ood, r->sets[s].n);
             free(ood);
         }
         free(id);
-        write_hist_csv(o.out, sets, nsets, k);
+        write_hist_csv(r->o.out, r->sets, r->nsets, k);
     }
+}
 
-    /* ---- the table (stdout and summary.txt) ---- */
-    tf = open_memstream(&text, &text_len);
-    {
-        long correct = 0, gc[GROUP_COUNT] = {0}, gn[GROUP_COUNT] = {0};
-        long *cc = calloc(C, sizeof(long)), *cn = calloc(C, sizeof(long));   /* [C] correct, images */
-        FILE *fa, *fpc;
-        for (i = 0; i < sets[0].n; ++i) {
-            const int y = sets[0].label[i], ok = sets[0].pred[i] == y;
-            correct += ok;
-            cc[y] += ok;
-            cn[y] += 1;
-            if (group) {
-                gc[group[y]] += ok;
-                gn[group[y]] += 1;
-            }
-        }
-        fprintf(tf, "OOD evaluation of %s with %s\n", o.cfg, o.weights);
-        fprintf(tf, "ID test set %s: %d images, %d classes\n\n", valid_list, sets[0].n, C);
-        fprintf(tf, "%-34s %8.2f%%  (%ld / %d)\n", "ID top-1 accuracy", 100.0 * correct / sets[0].n, correct, sets[0].n);
-        fa = open_out(o.out, "accuracy.csv");
-        fprintf(fa, "group,classes,images,correct,accuracy,rule\n");
-        fprintf(fa, "all,%d,%d,%ld,%.6f,\n", C, sets[0].n, correct, (double)correct / sets[0].n);
-        if (group) {
-            int g;
-            for (g = 0; g < GROUP_COUNT; ++g) {
-                char cls[128], label[160];
-                int ncls = 0;
-                for (c = 0; c < C; ++c) ncls += group[c] == g;
-                class_list_text(group, C, g, cls, sizeof(cls));
-                snprintf(label, sizeof(label), "  %s-shot (%s)", group_names[g], cls);
-                if (gn[g]) fprintf(tf, "%-34s %8.2f%%  (%ld / %ld)\n", label, 100.0 * gc[g] / gn[g], gc[g], gn[g]);
-                else fprintf(tf, "%-34s %9s  (no test images)\n", label, "-");
-                fprintf(fa, "%s,%d,%ld,%ld,", group_names[g], ncls, gn[g], gc[g]);
-                if (gn[g]) fprintf(fa, "%.6f,", (double)gc[g] / gn[g]);
-                else fprintf(fa, "nan,");
-                ood_csv_field(fa, rule);
-                fputc('\n', fa);
-            }
-            fprintf(tf, "  rule: %s; training counts from %s\n", rule, count_source);
-        } else {
-            fprintf(tf, "  many/medium/few-shot: not computed (no readable train= list in %s and no -counts FILE)\n", o.data);
-        }
-        close_out(fa, o.out, "accuracy.csv");
-        fpc = open_out(o.out, "per_class.csv");
-        fprintf(fpc, "class,name,train_count,group,images,correct,accuracy\n");
-        for (c = 0; c < C; ++c) {
-            fprintf(fpc, "%d,", c);
-            ood_csv_field(fpc, names[c]);
-            if (counts) fprintf(fpc, ",%d,%s", counts[c], group_names[group[c]]);
-            else fprintf(fpc, ",,");
-            fprintf(fpc, ",%ld,%ld,", cn[c], cc[c]);
-            if (cn[c]) fprintf(fpc, "%.6f\n", (double)cc[c] / cn[c]);
-            else fprintf(fpc, "nan\n");
-        }
-        close_out(fpc, o.out, "per_class.csv");
-        free(cc);
-        free(cn);
-    }
-    {
-        FILE *fm = open_out(o.out, "metrics.csv");
-        char fpr_name[16];
-        snprintf(fpr_name, sizeof(fpr_name), "FPR%.0f", 100 * o.tpr);
-        /* fpr95 with the default -tpr 0.95 */
-        fprintf(fm, "set,images,score,auroc,aupr_in,aupr_out,fpr%.0f,threshold,id_accepted\n", 100 * o.tpr);
-        fprintf(tf, "\n%-12s %7s  %-9s %7s %8s %9s %7s\n", "OOD set", "images", "score", "AUROC", "AUPR-in", "AUPR-out", fpr_name);
-        for (s = 0; s <= nood; ++s) {
-            const int avg = s == nood;
-            int total = 0;
-            if (avg && nood < 2) break;
-            if (avg) for (i = 1; i < nsets; ++i) total += sets[i].n;
-            for (k = 0; k < nscores; ++k) {
-                ood_metrics r;
-                if (avg) {
-                    memset(&r, 0, sizeof(r));
-                    for (i = 0; i < nood; ++i) {
-                        r.auroc += m[i][k].auroc / nood;
-                        r.aupr_in += m[i][k].aupr_in / nood;
-                        r.aupr_out += m[i][k].aupr_out / nood;
-                        r.fpr += m[i][k].fpr / nood;
-                    }
-                    r.threshold = m[0][k].threshold;
-                    r.tpr = m[0][k].tpr;
-                } else {
-                    r = m[s][k];
-                }
-                if (k == 0) fprintf(tf, "%-12s %7d  ", avg ? "average" : sets[s + 1].name, avg ? total : sets[s + 1].n);
-                else fprintf(tf, "%-12s %7s  ", "", "");
-                fprintf(tf, "%-9s %7.2f %8.2f %9.2f %7.2f\n", ood_score_name(k), 100 * r.auroc, 100 * r.aupr_in,
-                        100 * r.aupr_out, 100 * r.fpr);
-                fprintf(fm, "%s,%d,%s,%.6f,%.6f,%.6f,%.6f,%.9g,%.6f\n", avg ? "average" : sets[s + 1].name,
-                        avg ? total : sets[s + 1].n, ood_score_name(k), r.auroc, r.aupr_in, r.aupr_out, r.fpr,
-                        r.threshold, r.tpr);
-            }
-        }
-        close_out(fm, o.out, "metrics.csv");
-        {
-            char odin_note[160];
-            if (o.use_odin) snprintf(odin_note, sizeof(odin_note), "ODIN: T = %g, eps = %g (inputs in [0, 1])", o.odin_t, o.odin_eps);
-            else snprintf(odin_note, sizeof(odin_note), "ODIN skipped (-noodin)");
-            fprintf(tf, "\nIn percent. ID is the positive class; a higher score means more in-distribution; an image is\n"
-                        "accepted as ID when score >= t, t running over the distinct score values (no interpolation;\n"
-                        "sklearn's roc_curve with drop_intermediate=False). AUROC: trapezoidal, ties count 1/2.\n"
-                        "AUPR-in: average precision with ID positive, step-wise sum of (R_t - R_prev) P_t without\n"
-                        "interpolation (sklearn's average_precision_score); AUPR-out: the same with OOD positive and\n"
-                        "the scores negated. FPR%.0f: fraction of OOD images accepted at the highest t accepting at\n"
-                        "least %.0f%% of the ID test images. %s.\n",
-                    100 * o.tpr, 100 * o.tpr, odin_note);
+/* The accuracy part of the table; accuracy.csv and per_class.csv. */
+static void report_accuracy(ood_run *r)
+{
+    const ood_set *id = &r->sets[0];
+    const int C = r->C;
+    FILE *tf = r->tf, *fa, *fpc;
+    long correct = 0, gc[GROUP_COUNT] = {0}, gn[GROUP_COUNT] = {0};
+    long *cc = calloc(C, sizeof(long)), *cn = calloc(C, sizeof(long));   /* [C] correct, images */
+    int i, c;
+    for (i = 0; i < id->n; ++i) {
+        const int y = id->label[i], ok = id->pred[i] == y;
+        correct += ok;
+        cc[y] += ok;
+        cn[y] += 1;
+        if (r->group) {
+            gc[r->group[y]] += ok;
+            gn[r->group[y]] += 1;
         }
     }
+    fprintf(tf, "OOD evaluation of %s with %s\n", r->o.cfg, r->o.weights);
+    fprintf(tf, "ID test set %s: %d images, %d classes\n\n", r->valid_list, id->n, C);
+    fprintf(tf, "%-34s %8.2f%%  (%ld / %d)\n", "ID top-1 accuracy", 100.0 * correct / id->n, correct, id->n);
+    fa = open_out(r->o.out, "accuracy.csv");
+    fprintf(fa, "group,classes,images,correct,accuracy,rule\n");
+    fprintf(fa, "all,%d,%d,%ld,%.6f,\n", C, id->n, correct, (double)correct / id->n);
+    if (r->group) {
+        int g;
+        for (g = 0; g < GROUP_COUNT; ++g) {
+            char cls[128], label[160];
+            int ncls = 0;
+            for (c = 0; c < C; ++c) ncls += r->group[c] == g;
+            class_list_text(r->group, C, g, cls, sizeof(cls));
+            snprintf(label, sizeof(label), "  %s-shot (%s)", group_names[g], cls);
+            if (gn[g]) fprintf(tf, "%-34s %8.2f%%  (%ld / %ld)\n", label, 100.0 * gc[g] / gn[g], gc[g], gn[g]);
+            else fprintf(tf, "%-34s %9s  (no test images)\n", label, "-");
+            fprintf(fa, "%s,%d,%ld,%ld,", group_names[g], ncls, gn[g], gc[g]);
+            if (gn[g]) fprintf(fa, "%.6f,", (double)gc[g] / gn[g]);
+            else fprintf(fa, "nan,");
+            ood_csv_field(fa, r->rule);
+            fputc('\n', fa);
+        }
+        fprintf(tf, "  rule: %s; training counts from %s\n", r->rule, r->count_source);
+    } else {
+        fprintf(tf, "  many/medium/few-shot: not computed (no readable train= list in %s and no -counts FILE)\n", r->o.data);
+    }
+    close_out(fa, r->o.out, "accuracy.csv");
+    fpc = open_out(r->o.out, "per_class.csv");
+    fprintf(fpc, "class,name,train_count,group,images,correct,accuracy\n");
+    for (c = 0; c < C; ++c) {
+        fprintf(fpc, "%d,", c);
+        ood_csv_field(fpc, r->names[c]);
+        if (r->counts) fprintf(fpc, ",%d,%s", r->counts[c], group_names[r->group[c]]);
+        else fprintf(fpc, ",,");
+        fprintf(fpc, ",%ld,%ld,", cn[c], cc[c]);
+        if (cn[c]) fprintf(fpc, "%.6f\n", (double)cc[c] / cn[c]);
+        else fprintf(fpc, "nan\n");
+    }
+    close_out(fpc, r->o.out, "per_class.csv");
+    free(cc);
+    free(cn);
+}
 
-    /* ---- the deployment threshold, next to the weights ---- */
-    {
-        float *id = score_column(&sets[0], o.score);
-        char *path = ood_threshold_path(o.weights);
-        ood_threshold t;
-        thr = (float)ood_threshold_at_tpr(id, sets[0].n, o.tpr, &id_accepted);
-        memset(&t, 0, sizeof(t));
-        t.score = o.score;
-        t.threshold = thr;
-        t.tpr_target = o.tpr;
-        t.id_accepted = id_accepted;
-        t.id_images = sets[0].n;
-        t.odin_t = o.odin_t;
-        t.odin_eps = o.odin_eps;
-        t.classes = C;
-        t.weights_fnv1a = ood_file_fnv1a(o.weights, &t.weights_size);
-        if (!ood_threshold_save(path, &t, o.cfg, valid_list, err, sizeof(err)))
-            ood_fail(CMD, "cannot save the threshold: %s", err);
-        fprintf(tf, "\nThreshold: %s >= %.9g accepts %.2f%% of the ID test images; saved to %s\n",
-                ood_score_name(o.score), thr, 100 * id_accepted, path);
-        free(path);
-        free(id);
+/* Row s of the metrics table: OOD set s, or (s == nood) the average over the sets. */
+static ood_metrics metrics_row(const ood_run *r, int s, int k)
+{
+    ood_metrics a;
+    int i;
+    if (s < r->nood) return r->m[s][k];
+    memset(&a, 0, sizeof(a));
+    for (i = 0; i < r->nood; ++i) {
+        a.auroc += r->m[i][k].auroc / r->nood;
+        a.aupr_in += r->m[i][k].aupr_in / r->nood;
+        a.aupr_out += r->m[i][k].aupr_out / r->nood;
+        a.fpr += r->m[i][k].fpr / r->nood;
+        a.fpr_oodpos += r->m[i][k].fpr_oodpos / r->nood;
     }
-    fclose(tf);
-    fputs(text, stdout);
-    {
-        FILE *fs = open_out(o.out, "summary.txt");
-        fputs(text, fs);
-        close_out(fs, o.out, "summary.txt");
+    a.threshold = r->m[0][k].threshold;
+    a.tpr = r->m[0][k].tpr;
+    return a;
+}
+
+/* The OOD part of the table, its conventions, and metrics.csv. */
+static void report_metrics(ood_run *r)
+{
+    const ood_options *o = &r->o;
+    FILE *tf = r->tf, *fm = open_out(o->out, "metrics.csv");
+    char fpr_name[16], oodpos_name[24], odin_note[160], posthoc_note[512] = "";
+    int s, i, a;
+    snprintf(fpr_name, sizeof(fpr_name), "FPR%.0f", 100 * o->tpr);
+    snprintf(oodpos_name, sizeof(oodpos_name), "FPR%.0f-OOD+", 100 * o->tpr);
+    /* fpr95 with the default -tpr 0.95 */
+    fprintf(fm, "set,images,score,auroc,aupr_in,aupr_out,fpr%.0f,threshold,id_accepted", 100 * o->tpr);
+    if (o->openood_fpr) fprintf(fm, ",fpr%.0f_oodpos", 100 * o->tpr);
+    fputc('\n', fm);
+    const int sw = o->posthoc ? 11 : 9;   /* width of the score column: "mahalanobis" */
+    fprintf(tf, "\n%-12s %7s  %-*s %7s %8s %9s %7s", "OOD set", "images", sw, "score", "AUROC", "AUPR-in", "AUPR-out", fpr_name);
+    if (o->openood_fpr) fprintf(tf, " %11s", oodpos_name);
+    fputc('\n', tf);
+    for (s = 0; s <= r->nood; ++s) {
+        const int avg = s == r->nood;
+        int total = 0;
+        if (avg && r->nood < 2) break;
+        if (avg) for (i = 1; i < r->nsets; ++i) total += r->sets[i].n;
+        for (a = 0; a < r->nactive; ++a) {
+            const int k = r->active[a];
+            const ood_metrics m = metrics_row(r, s, k);
+            const char *set = avg ? "average" : r->sets[s + 1].name;
+            const int n = avg ? total : r->sets[s + 1].n;
+            if (a == 0) fprintf(tf, "%-12s %7d  ", set, n);
+            else fprintf(tf, "%-12s %7s  ", "", "");
+            fprintf(tf, "%-*s %7.2f %8.2f %9.2f %7.2f", sw, ood_score_name(k), 100 * m.auroc, 100 * m.aupr_in,
+                    100 * m.aupr_out, 100 * m.fpr);
+            if (o->openood_fpr) fprintf(tf, " %11.2f", 100 * m.fpr_oodpos);
+            fputc('\n', tf);
+            fprintf(fm, "%s,%d,%s,%.6f,%.6f,%.6f,%.6f,%.17g,%.6f",
+                    set, n, ood_score_name(k), m.auroc, m.aupr_in, m.aupr_out, m.fpr, m.threshold, m.tpr);
+            if (o->openood_fpr) fprintf(fm, ",%.6f", m.fpr_oodpos);
+            fputc('\n', fm);
+        }
     }
-    write_scores_csv(o.out, sets, nsets, o.use_odin);
+    close_out(fm, o->out, "metrics.csv");
+    if (o->use_odin) snprintf(odin_note, sizeof(odin_note), "ODIN: T = %g, eps = %g (inputs in [0, 1])", o->odin_t, o->odin_eps);
+    else snprintf(odin_note, sizeof(odin_note), "ODIN skipped (-noodin)");
+    if (o->posthoc)
+        snprintf(posthoc_note, sizeof(posthoc_note),
+                 "\nPost-hoc (OpenOOD): gen gamma = %g, M = %d; react clip %.6g = percentile %g of the training\n"
+                 "features; knn k = %d; mahalanobis ridge %.3g; training features: %d images, %d values each.\n",
+                 r->pp.gen_gamma, r->pp.gen_m, r->stats.react_clip, o->react_p, o->knn_k, r->stats.ridge, r->stats.N,
+                 r->stats.D);
+    fprintf(tf, "\nIn percent. ID is the positive class; a higher score means more in-distribution; an image is\n"
+                "accepted as ID when score >= t, t running over the distinct score values (no interpolation;\n"
+                "sklearn's roc_curve with drop_intermediate=False). AUROC: trapezoidal, ties count 1/2.\n"
+                "AUPR-in: average precision with ID positive, step-wise sum of (R_t - R_prev) P_t without\n"
+                "interpolation (sklearn's average_precision_score); AUPR-out: the same with OOD positive and\n"
+                "the scores negated. FPR%.0f: fraction of OOD images accepted at the highest t accepting at\n"
+                "least %.0f%% of the ID test images. %s.\n",
+            100 * o->tpr, 100 * o->tpr, odin_note);
+    if (o->openood_fpr)
+        fprintf(tf, "%s: OpenOOD's convention, OOD the positive class: the fraction of ID test images flagged\n"
+                    "(score <= u) at the lowest u flagging at least %.0f%% of the OOD images.\n",
+                oodpos_name, 100 * o->tpr);
+    fputs(posthoc_note, tf);
+}
+
+/* The deployment threshold: the -score value accepting -tpr of the ID test images, written to
+ * DIR/threshold.ood and, with -deploy only, next to the weights (where predict and demo look):
+ * an evaluation with other sets or another -score never replaces a deployed threshold unasked. */
+static void save_threshold(ood_run *r)
+{
+    const ood_options *o = &r->o;
+    double *id = score_column(&r->sets[0], o->score);
+    char *deployed = ood_threshold_path(o->weights), path[4096], err[1024];
+    ood_threshold t;
+    double id_accepted;
+    memset(&t, 0, sizeof(t));
+    t.score = o->score;
+    t.threshold = ood_threshold_at_tpr_d(id, r->sets[0].n, o->tpr, &id_accepted);
+    t.tpr_target = o->tpr;
+    t.id_accepted = id_accepted;
+    t.id_images = r->sets[0].n;
+    t.odin_t = o->odin_t;
+    t.odin_eps = o->odin_eps;
+    t.classes = r->C;
+    if (!ood_threshold_fingerprint(&t, o->cfg, o->weights, err, sizeof(err)))
+        ood_fail(CMD, "cannot fingerprint the model: %s", err);
+    snprintf(path, sizeof(path), "%s/threshold.ood", o->out);
+    if (!ood_threshold_save(path, &t, o->cfg, r->valid_list, err, sizeof(err)) ||
+        (o->deploy && !ood_threshold_save(deployed, &t, o->cfg, r->valid_list, err, sizeof(err))))
+        ood_fail(CMD, "cannot save the threshold: %s", err);
+    fprintf(r->tf, "\nThreshold: %s >= %.17g accepts %.2f%% of the ID test images; saved to %s%s%s\n",
+            ood_score_name(o->score), t.threshold, 100 * id_accepted, path, o->deploy ? " and " : "",
+            o->deploy ? deployed : "");
+    if (!o->deploy && access(deployed, F_OK) == 0)
+        fprintf(stderr, "classifier ood: the deployed threshold %s is left as it is (-deploy replaces it)\n", deployed);
+    free(deployed);
+    free(id);
+}
+
+/* The table on stdout and in summary.txt; scores.csv. */
+static void write_summary(ood_run *r)
+{
+    FILE *fs;
+    fclose(r->tf);
+    fputs(r->text, stdout);
+    fs = open_out(r->o.out, "summary.txt");
+    fputs(r->text, fs);
+    close_out(fs, r->o.out, "summary.txt");
+    write_scores_csv(r->o.out, r->sets, r->nsets, r->o.use_odin, r->o.posthoc);
     printf("Results in %s/ (summary.txt, scores.csv, metrics.csv, accuracy.csv, per_class.csv, roc_*.csv, hist_*.csv); "
-           "plots: scripts/plot-ood %s\n", o.out, o.out);
+           "plots: scripts/plot-ood %s\n", r->o.out, r->o.out);
     fflush(stdout);
+}
 
-    free(text);
-    ood_scorer_free(&sc);
-    free_network(net);
-    for (s = 0; s < nsets; ++s) {
-        ood_free_list(sets[s].paths, sets[s].n, sets[s].line_no);
-        free(sets[s].scores);
-        free(sets[s].label);
-        free(sets[s].pred);
-        free(sets[s].prob);
+static void free_run(ood_run *r)
+{
+    int s, i;
+    free(r->text);
+    ood_scorer_free(&r->sc);
+    free_network(r->net);
+    for (s = 0; s < r->nsets; ++s) {
+        ood_free_list(r->sets[s].paths, r->sets[s].n, r->sets[s].line_no);
+        free(r->sets[s].scores);
+        free(r->sets[s].label);
+        free(r->sets[s].pred);
+        free(r->sets[s].prob);
     }
-    for (i = 0; i < o.nflag_sets; ++i) free(o.flag_name[i]);
-    free(counts);
-    free(group);
+    for (i = 0; i < r->o.nflag_sets; ++i) free(r->o.flag_name[i]);
+    free(r->counts);
+    free(r->group);
+    ood_stats_free(&r->stats);
+}
+
+int ood_command_ood(int argc, char **argv)
+{
+    ood_run *r = calloc(1, sizeof(ood_run));
+    int s;
+    parse_options(argc, argv, &r->o);
+    read_data_file(r);
+    load_sets(r);
+    load_train_counts(r);
+    load_model(r);
+    load_train_stats(r);
+    for (s = 0; s < r->nsets; ++s)
+        score_set(&r->sc, &r->sets[s], r->net->w, r->net->h, &r->stats, r->o.posthoc ? &r->pp : 0);
+    compute_metrics(r);
+    r->tf = open_memstream(&r->text, &r->text_len);
+    report_accuracy(r);
+    report_metrics(r);
+    save_threshold(r);
+    write_summary(r);
+    free_run(r);
+    free(r);
     return 0;
 }

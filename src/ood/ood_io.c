@@ -5,6 +5,7 @@
 #include <errno.h>
 #include <limits.h>
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -35,15 +36,21 @@ int ood_parse_int(const char *cmd, const char *flag, const char *value, int lo, 
     return (int)v;
 }
 
-float ood_parse_float(const char *cmd, const char *flag, const char *value, float lo, float hi)
+double ood_parse_double(const char *cmd, const char *flag, const char *value, double lo, double hi)
 {
     char *end;
     double v;
     errno = 0;
     v = strtod(value, &end);
+    /* !(v >= lo && v <= hi) also refuses NaN, under IEEE-safe flags */
     if (end == value || *end || errno || !(v >= lo && v <= hi))
         ood_fail(cmd, "%s '%s': must be a number in [%g, %g]", flag, value, lo, hi);
-    return (float)v;
+    return v;
+}
+
+float ood_parse_float(const char *cmd, const char *flag, const char *value, float lo, float hi)
+{
+    return (float)ood_parse_double(cmd, flag, value, lo, hi);
 }
 
 char *ood_flag_value(const char *cmd, int argc, char **argv, int *i)
@@ -51,6 +58,13 @@ char *ood_flag_value(const char *cmd, int argc, char **argv, int *i)
     if (*i + 1 >= argc || !argv[*i + 1]) ood_fail(cmd, "%s needs a value", argv[*i]);
     ++*i;
     return argv[*i];
+}
+
+int ood_is_finite(double v)
+{
+    uint64_t bits;
+    memcpy(&bits, &v, sizeof(bits));
+    return (bits & 0x7ff0000000000000ull) != 0x7ff0000000000000ull;
 }
 
 char **ood_read_list(const char *cmd, const char *list, int *n, int **line_no)

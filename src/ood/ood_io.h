@@ -27,6 +27,7 @@ void ood_fail(const char *cmd, const char *fmt, ...) __attribute__((noreturn, fo
  * number in [lo, hi]. */
 int ood_parse_int(const char *cmd, const char *flag, const char *value, int lo, int hi);
 float ood_parse_float(const char *cmd, const char *flag, const char *value, float lo, float hi);
+double ood_parse_double(const char *cmd, const char *flag, const char *value, double lo, double hi);
 /* The value after flag argv[*i] (advancing *i); stops when there is none. */
 char *ood_flag_value(const char *cmd, int argc, char **argv, int *i);
 
@@ -38,6 +39,10 @@ void ood_free_list(char **paths, int n, int *line_no);
 /* Stops at the first path that is not a readable regular file, naming it and its line of
  * list (list 0: paths from the command line). */
 void ood_check_readable(const char *cmd, const char *list, char **paths, int n, const int *line_no);
+
+/* Whether v is a finite number, from its bits: right under -ffinite-math-only too, which
+ * folds isfinite() to 1. A float converts to the same class of double. */
+int ood_is_finite(double v);
 
 /* mkdir -p; 1 on success. */
 int ood_mkdirs(const char *dir);

@@ -5,7 +5,7 @@
 #include <stdlib.h>
 
 typedef struct scored {
-    float s;
+    double s;
     int pos;   /* 1: positive set (ID for AUROC/AUPR-in), 0: negative */
 } scored;
 
@@ -13,11 +13,11 @@ typedef struct scored {
  * threshold group. */
 static int cmp_desc(const void *a, const void *b)
 {
-    float x = ((const scored *)a)->s, y = ((const scored *)b)->s;
+    double x = ((const scored *)a)->s, y = ((const scored *)b)->s;
     return (x < y) - (x > y);
 }
 
-static int all_finite(const float *s, int n)
+static int all_finite(const double *s, int n)
 {
     int i;
     for (i = 0; i < n; ++i)
@@ -26,7 +26,7 @@ static int all_finite(const float *s, int n)
 }
 
 /* Both sets in one array sorted by descending score ([n_pos + n_neg]); 0 on bad input. */
-static scored *merge_sorted(const float *pos, int n_pos, const float *neg, int n_neg)
+static scored *merge_sorted(const double *pos, int n_pos, const double *neg, int n_neg)
 {
     scored *v;
     int i;
@@ -43,7 +43,7 @@ static scored *merge_sorted(const float *pos, int n_pos, const float *neg, int n
  * with score >= v[*i - 1].s. Returns 0 when every group is done. */
 static int next_group(const scored *v, int n, int *i, long *tp, long *fp)
 {
-    float t;
+    double t;
     if (*i >= n) return 0;
     t = v[*i].s;
     while (*i < n && v[*i].s == t) {
@@ -54,7 +54,7 @@ static int next_group(const scored *v, int n, int *i, long *tp, long *fp)
     return 1;
 }
 
-double ood_auroc(const float *id, int n_id, const float *ood, int n_ood)
+double ood_auroc_d(const double *id, int n_id, const double *ood, int n_ood)
 {
     scored *v = merge_sorted(id, n_id, ood, n_ood);
     const int n = n_id + n_ood;
@@ -72,7 +72,7 @@ double ood_auroc(const float *id, int n_id, const float *ood, int n_ood)
     return twice / (2.0 * n_id * (double)n_ood);
 }
 
-double ood_average_precision(const float *pos, int n_pos, const float *neg, int n_neg)
+double ood_average_precision_d(const double *pos, int n_pos, const double *neg, int n_neg)
 {
     scored *v = merge_sorted(pos, n_pos, neg, n_neg);
     const int n = n_pos + n_neg;
@@ -89,29 +89,29 @@ double ood_average_precision(const float *pos, int n_pos, const float *neg, int 
     return ap;
 }
 
-static int cmp_float_desc(const void *a, const void *b)
+static int cmp_double_desc(const void *a, const void *b)
 {
-    float x = *(const float *)a, y = *(const float *)b;
+    double x = *(const double *)a, y = *(const double *)b;
     return (x < y) - (x > y);
 }
 
-double ood_threshold_at_tpr(const float *id, int n_id, double tpr_target, double *accepted)
+double ood_threshold_at_tpr_d(const double *id, int n_id, double tpr_target, double *accepted)
 {
-    float *s;   /* [n_id] the ID scores, descending */
+    double *s;   /* [n_id] the ID scores, descending */
     int i;
     double t = NAN, frac = NAN;
     if (n_id <= 0 || !all_finite(id, n_id) || !(tpr_target > 0 && tpr_target <= 1)) {
         if (accepted) *accepted = NAN;
         return NAN;
     }
-    s = malloc(sizeof(float) * n_id);
+    s = malloc(sizeof(double) * n_id);
     for (i = 0; i < n_id; ++i) s[i] = id[i];
-    qsort(s, n_id, sizeof(float), cmp_float_desc);
+    qsort(s, n_id, sizeof(double), cmp_double_desc);
     /* Take whole tie groups: the threshold s[i] accepts every score equal to it. The same
        comparison as sklearn (tpr >= target, in double) decides. */
     i = 0;
     while (i < n_id) {
-        const float v = s[i];
+        const double v = s[i];
         while (i < n_id && s[i] == v) ++i;
         if ((double)i / n_id >= tpr_target) {
             t = v;
@@ -124,7 +124,7 @@ double ood_threshold_at_tpr(const float *id, int n_id, double tpr_target, double
     return t;
 }
 
-double ood_fraction_at_or_above(const float *s, int n, double t)
+double ood_fraction_at_or_above_d(const double *s, int n, double t)
 {
     long k = 0;
     int i;
@@ -134,7 +134,7 @@ double ood_fraction_at_or_above(const float *s, int n, double t)
     return (double)k / n;
 }
 
-int ood_roc_curve(const float *id, int n_id, const float *ood, int n_ood,
+int ood_roc_curve_d(const double *id, int n_id, const double *ood, int n_ood,
                   double *thr, double *fpr, double *tpr)
 {
     scored *v = merge_sorted(id, n_id, ood, n_ood);
@@ -156,26 +156,116 @@ int ood_roc_curve(const float *id, int n_id, const float *ood, int n_ood,
     return k;
 }
 
-int ood_compute_metrics(const float *id, int n_id, const float *ood, int n_ood,
+int ood_compute_metrics_d(const double *id, int n_id, const double *ood, int n_ood,
                         double tpr_target, ood_metrics *m)
 {
     ood_metrics r;
     if (n_id <= 0 || n_ood <= 0 || !(tpr_target > 0 && tpr_target <= 1)) return 0;
     if (!all_finite(id, n_id) || !all_finite(ood, n_ood)) return 0;
-    r.auroc = ood_auroc(id, n_id, ood, n_ood);
-    r.aupr_in = ood_average_precision(id, n_id, ood, n_ood);
+    r.auroc = ood_auroc_d(id, n_id, ood, n_ood);
+    r.aupr_in = ood_average_precision_d(id, n_id, ood, n_ood);
     /* AUPR-out: OOD positive, scores negated (a lower score means more OOD). */
     {
-        float *nid = malloc(sizeof(float) * n_id), *nood = malloc(sizeof(float) * n_ood);   /* [n_id], [n_ood] */
+        double *nid = malloc(sizeof(double) * n_id), *nood = malloc(sizeof(double) * n_ood);   /* [n_id], [n_ood] */
         int i;
         for (i = 0; i < n_id; ++i) nid[i] = -id[i];
         for (i = 0; i < n_ood; ++i) nood[i] = -ood[i];
-        r.aupr_out = ood_average_precision(nood, n_ood, nid, n_id);
+        r.aupr_out = ood_average_precision_d(nood, n_ood, nid, n_id);
         free(nid);
         free(nood);
     }
-    r.threshold = ood_threshold_at_tpr(id, n_id, tpr_target, &r.tpr);
-    r.fpr = ood_fraction_at_or_above(ood, n_ood, r.threshold);
+    r.threshold = ood_threshold_at_tpr_d(id, n_id, tpr_target, &r.tpr);
+    r.fpr = ood_fraction_at_or_above_d(ood, n_ood, r.threshold);
+    r.fpr_oodpos = ood_fpr_ood_positive_d(id, n_id, ood, n_ood, tpr_target);
     *m = r;
     return 1;
+}
+
+double ood_fpr_ood_positive_d(const double *id, int n_id, const double *ood, int n_ood, double tpr_target)
+{
+    /* OOD positive, detected when score <= u: the lowest distinct OOD-or-ID value u whose
+       detected OOD fraction reaches the target, then the fraction of ID at or below it. This
+       is roc_curve(is_ood, -score) and fpr[argmax(tpr >= target)]: the thresholds of -score
+       descending are the score values ascending; dropped intermediate points of sklearn's
+       default curve lie on vertical or horizontal runs and do not change that value. */
+    scored *v = merge_sorted(ood, n_ood, id, n_id);   /* descending; pos = OOD */
+    const int n = n_id + n_ood;
+    long tp = 0, fp = 0;
+    int i = n - 1;
+    double r = NAN;
+    if (!v || !(tpr_target > 0 && tpr_target <= 1)) {
+        free(v);
+        return NAN;
+    }
+    while (i >= 0) {
+        const double t = v[i].s;
+        while (i >= 0 && v[i].s == t) {
+            if (v[i].pos) ++tp;
+            else ++fp;
+            --i;
+        }
+        if ((double)tp / n_ood >= tpr_target) {
+            r = (double)fp / n_id;
+            break;
+        }
+    }
+    free(v);
+    return r;
+}
+
+/* The float API: the same on a double copy (float -> double is exact). */
+static double *to_double(const float *s, int n)
+{
+    double *d = malloc(sizeof(double) * (n > 0 ? n : 1));
+    int i;
+    for (i = 0; i < n; ++i) d[i] = s[i];
+    return d;
+}
+
+double ood_auroc(const float *id, int n_id, const float *ood, int n_ood)
+{
+    double *a = to_double(id, n_id), *b = to_double(ood, n_ood), r = ood_auroc_d(a, n_id, b, n_ood);
+    free(a);
+    free(b);
+    return r;
+}
+
+double ood_average_precision(const float *pos, int n_pos, const float *neg, int n_neg)
+{
+    double *a = to_double(pos, n_pos), *b = to_double(neg, n_neg), r = ood_average_precision_d(a, n_pos, b, n_neg);
+    free(a);
+    free(b);
+    return r;
+}
+
+double ood_threshold_at_tpr(const float *id, int n_id, double tpr_target, double *accepted)
+{
+    double *a = to_double(id, n_id), r = ood_threshold_at_tpr_d(a, n_id, tpr_target, accepted);
+    free(a);
+    return r;
+}
+
+double ood_fraction_at_or_above(const float *s, int n, double t)
+{
+    double *a = to_double(s, n), r = ood_fraction_at_or_above_d(a, n, t);
+    free(a);
+    return r;
+}
+
+int ood_roc_curve(const float *id, int n_id, const float *ood, int n_ood, double *thr, double *fpr, double *tpr)
+{
+    double *a = to_double(id, n_id), *b = to_double(ood, n_ood);
+    int r = ood_roc_curve_d(a, n_id, b, n_ood, thr, fpr, tpr);
+    free(a);
+    free(b);
+    return r;
+}
+
+int ood_compute_metrics(const float *id, int n_id, const float *ood, int n_ood, double tpr_target, ood_metrics *m)
+{
+    double *a = to_double(id, n_id), *b = to_double(ood, n_ood);
+    int r = ood_compute_metrics_d(a, n_id, b, n_ood, tpr_target, m);
+    free(a);
+    free(b);
+    return r;
 }

@@ -28,6 +28,9 @@ typedef struct ood_metrics {
     double fpr;        /* FPR at the TPR target (FPR95 for 0.95) */
     double threshold;  /* t*: the highest distinct score value with TPR(t*) >= target */
     double tpr;        /* TPR(t*), >= target */
+    double fpr_oodpos; /* OpenOOD's FPR at the target with OOD as the positive class: the
+                          fraction of ID at or below the lowest score that has detected
+                          (score <= it) the target fraction of OOD */
 } ood_metrics;
 
 /* id [n_id], ood [n_ood]: scores. Fills m and returns 1; returns 0 (m untouched) when a set
@@ -50,5 +53,19 @@ double ood_fraction_at_or_above(const float *s, int n, double t);
  * the number of points, 0 on bad input. */
 int ood_roc_curve(const float *id, int n_id, const float *ood, int n_ood,
                   double *thr, double *fpr, double *tpr);
+
+/* The same on double scores (the float functions above convert and call these); scores in
+ * double keep apart values that float would tie (MSP near 1). */
+int ood_compute_metrics_d(const double *id, int n_id, const double *ood, int n_ood,
+                          double tpr_target, ood_metrics *m);
+double ood_auroc_d(const double *id, int n_id, const double *ood, int n_ood);
+double ood_average_precision_d(const double *pos, int n_pos, const double *neg, int n_neg);
+double ood_threshold_at_tpr_d(const double *id, int n_id, double tpr_target, double *accepted);
+double ood_fraction_at_or_above_d(const double *s, int n, double t);
+int ood_roc_curve_d(const double *id, int n_id, const double *ood, int n_ood,
+                    double *thr, double *fpr, double *tpr);
+/* OpenOOD's FPR@target: OOD positive (roc_curve(is_ood, -score), fpr[argmax(tpr >= target)]);
+ * NaN on bad input. */
+double ood_fpr_ood_positive_d(const double *id, int n_id, const double *ood, int n_ood, double tpr_target);
 
 #endif

@@ -2,21 +2,24 @@
  * (examples/classifier.c) plus, for every image or frame, the OOD score of WEIGHTS.ood and
  * "unknown" when it is below that file's threshold.
  *
- *   predict DATA CFG [WEIGHTS [IMAGE]] [-t TOP] [-list LIST] [-out DIR] [-score S]
- *       IMAGE, every image of LIST, or (neither) paths typed at the prompt, as Darknet's
+ *   predict DATA CFG [WEIGHTS [IMAGE]] [flags]
+ *       IMAGE, every image of -list LIST, or (neither) paths typed at the prompt, as Darknet's
  *       predict. Prints the top classes, then the score and the decision. -out DIR
  *       (headless) writes DIR/NNNNN_NAME.png, the image with its class, probability, score and
  *       accept/reject drawn on it, and DIR/predictions.csv.
- *   demo DATA CFG [WEIGHTS [VIDEO]] [-c CAMERA] [-out DIR] [-headless] [-frames N] [-score S]
- *       A video file, an image sequence (a printf pattern such as frames/%03d.png) or camera
- *       CAMERA (default 0), shown in a window (Esc or q quits; needs a display). -headless:
- *       no window; -out DIR writes every annotated frame (DIR/frame_NNNNNN.png) and
- *       DIR/predictions.csv; -frames N stops after N frames.
+ *   demo DATA CFG [WEIGHTS [VIDEO]] [flags]
+ *       A video file, an image sequence (a printf pattern such as frames/%03d.png) or a
+ *       camera, shown in a window (Esc or q quits; needs a display). -headless: no window;
+ *       -out DIR writes every annotated frame (DIR/frame_NNNNNN.png) and DIR/predictions.csv.
+ * Their flags, with defaults and help, are the tables predict_flags and demo_flags below
+ * (`-h` prints them).
  *
- * WEIGHTS may be left out, as in Darknet's commands (an untrained network). The score:
- * WEIGHTS.ood's, with its ODIN settings and threshold. Without that file (or when it belongs
- * to other weights) the commands behave like Darknet's plus the score (msp unless
- * -score says otherwise), say that no threshold is used, and decide nothing. Images are
+ * WEIGHTS may be left out, as in Darknet's commands (an untrained network). The score: that
+ * of the threshold file (WEIGHTS.ood, or -threshold FILE), with its ODIN settings and
+ * threshold. A threshold file made for another cfg or other weights (ood_threshold.h: sizes
+ * and checksums of both) is an error. Without a file, or with -score naming another score,
+ * the commands behave like Darknet's plus the score (msp unless -score says otherwise), say
+ * that no threshold is used, and decide nothing. Images are
  * prepared as `classifier valid` and `classifier ood` prepare them (ood_prepare_image), so the
  * threshold means here what it meant there.
  *
@@ -25,12 +28,14 @@
 #include "ood_commands.h"
 
 #include <math.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
 #include "darknet.h"
+#include "ood_args.h"
 #include "ood_io.h"
 #include "ood_score.h"
 #include "ood_threshold.h"
@@ -51,18 +56,19 @@ typedef struct predictor {
     int have_thr;        /* 1: thr applies (same score, same weights) */
     ood_threshold thr;
     float *x;            /* [X] the prepared image */
-    float scores[OOD_NSCORES];
+    double scores[OOD_NSCORES];
 } predictor;
 
 typedef struct prediction {
     int cls;
-    float prob, score;
+    float prob;
+    double score;
     int state;           /* 1 known, 0 unknown, -1 no threshold */
 } prediction;
 
 /* weights may be 0: an untrained network, as Darknet's predict and demo allow. */
 static void predictor_init(predictor *p, const char *cmd, const char *data, const char *cfg,
-                           const char *weights, int score_flag, int top_flag)
+                           const char *weights, const char *thr_file, int score_flag, int top_flag)
 {
     list *options;
     char *name_list, *path, err[1024];
@@ -89,39 +95,35 @@ static void predictor_init(predictor *p, const char *cmd, const char *data, cons
     if (p->top > p->C) p->top = p->C;
     p->top_idx = calloc(p->top, sizeof(int));
 
-    /* The threshold file, checked against these weights. */
-    path = weights ? ood_threshold_path(weights) : 0;
+    /* The threshold file, checked against this cfg and these weights. */
+    if (thr_file && !weights) ood_fail(cmd, "-threshold %s: a threshold file needs the WEIGHTS it was made for", thr_file);
+    path = thr_file ? strdup(thr_file) : weights ? ood_threshold_path(weights) : 0;
     if (path) {
         loaded = ood_threshold_load(path, &p->thr, err, sizeof(err));
         if (loaded < 0) ood_fail(cmd, "%s", err);
+        if (!loaded && thr_file) ood_fail(cmd, "-threshold %s: no such file", thr_file);
+        if (loaded && !ood_threshold_matches(&p->thr, path, cfg, weights, p->C, err, sizeof(err))) ood_fail(cmd, "%s", err);
     }
     p->score = score_flag >= 0 ? score_flag : loaded ? p->thr.score : OOD_MSP;
+    if (p->score >= OOD_NSCORES)
+        ood_fail(cmd, "the %s score%s%s: predict and demo compute msp, energy, maxlogit and odin (the post-hoc scores are "
+                      "classifier ood -posthoc's)", ood_score_name(p->score), score_flag >= 0 ? "" : " of ", score_flag >= 0 ? "" : path);
     if (!path) {
         fprintf(stderr, "classifier %s: no weights: an untrained network and no OOD threshold; showing the %s score\n",
                 cmd, ood_score_name(p->score));
     } else if (!loaded) {
         fprintf(stderr, "classifier %s: no %s: no OOD threshold, so nothing is called unknown; showing the %s score "
-                        "(darknet classifier ood makes the file)\n", cmd, path, ood_score_name(p->score));
+                        "(darknet classifier ood -deploy makes the file)\n", cmd, path, ood_score_name(p->score));
+    } else if (p->score != p->thr.score) {
+        fprintf(stderr, "classifier %s: %s not used: it holds a threshold for %s, not for -score %s; showing the %s score "
+                        "without a threshold\n", cmd, path, ood_score_name(p->thr.score), ood_score_name(p->score),
+                ood_score_name(p->score));
     } else {
-        long long size;
-        unsigned long long h = ood_file_fnv1a(weights, &size);
-        const char *why = 0;
-        if (p->thr.weights_size >= 0 && (size != p->thr.weights_size || h != p->thr.weights_fnv1a))
-            why = "it was made for other weights (size or checksum differ; run classifier ood again)";
-        else if (p->thr.classes && p->thr.classes != p->C)
-            why = "it was made for another number of classes";
-        else if (p->score != p->thr.score)
-            why = "it holds a threshold for another score (-score)";
-        if (why) {
-            fprintf(stderr, "classifier %s: %s not used: %s; showing the %s score without a threshold\n", cmd, path,
-                    why, ood_score_name(p->score));
-        } else {
-            p->have_thr = 1;
-            odin_t = p->thr.odin_t;
-            odin_eps = p->thr.odin_eps;
-            fprintf(stderr, "classifier %s: threshold %s >= %.9g from %s (accepts %.2f%% of the ID test images)\n", cmd,
-                    ood_score_name(p->score), p->thr.threshold, path, 100 * p->thr.id_accepted);
-        }
+        p->have_thr = 1;
+        odin_t = p->thr.odin_t;
+        odin_eps = p->thr.odin_eps;
+        fprintf(stderr, "classifier %s: threshold %s >= %.17g from %s (accepts %.2f%% of the ID test images)\n", cmd,
+                ood_score_name(p->score), p->thr.threshold, path, 100 * p->thr.id_accepted);
     }
     free(path);
 
@@ -191,8 +193,8 @@ static void write_prediction(FILE *fp, const predictor *p, int index, const char
     ood_csv_field(fp, png ? png : "");
     fprintf(fp, ",%d,", r->cls);
     ood_csv_field(fp, p->names[r->cls]);
-    fprintf(fp, ",%.9g,%s,%.9g,", r->prob, ood_score_name(p->score), r->score);
-    if (p->have_thr) fprintf(fp, "%.9g", p->thr.threshold);
+    fprintf(fp, ",%.9g,%s,%.17g,", r->prob, ood_score_name(p->score), r->score);
+    if (p->have_thr) fprintf(fp, "%.17g", p->thr.threshold);
     fprintf(fp, ",%s\n", state_word(r->state));
 }
 
@@ -222,39 +224,72 @@ static void png_name(const char *dir, int index, const char *path, char *out, in
     snprintf(out, len, "%s/%05d_%.*s.png", dir, index, n, base);
 }
 
+/* The flags of predict and demo (one options struct; each command its own table). */
+typedef struct predict_options {
+    const char *list, *out, *threshold;
+    int score, top, headless, frames, cam;
+} predict_options;
+
+#define F(name, type, meta, def, lo, hi, field, help) {name, type, meta, def, lo, hi, offsetof(predict_options, field), help}
+#define FLAG_TOP F("-t", OOD_ARG_INT, "TOP", 0, 0, 1 << 20, top, "classes printed (default the .data file's top=, else 1)")
+#define FLAG_SCORE F("-score", OOD_ARG_SCORE, "S", 0, 0, 0, score, "the score shown (default the threshold file's, else msp)")
+#define FLAG_THRESHOLD F("-threshold", OOD_ARG_STRING, "FILE", 0, 0, 0, threshold, \
+                         "the threshold file, made for this cfg and these weights (default WEIGHTS.ood)")
+static const ood_flag predict_flags[] = {
+    FLAG_TOP,
+    F("-list", OOD_ARG_STRING, "LIST", 0, 0, 0, list, "predict every image of this list"),
+    F("-out", OOD_ARG_STRING, "DIR", 0, 0, 0, out, "write DIR/NNNNN_NAME.png (annotated) and DIR/predictions.csv"),
+    FLAG_SCORE,
+    FLAG_THRESHOLD,
+};
+static const ood_flag demo_flags[] = {
+    F("-c", OOD_ARG_INT, "CAMERA", "0", 0, 1 << 20, cam, "camera index, when no VIDEO is given"),
+    F("-out", OOD_ARG_STRING, "DIR", 0, 0, 0, out, "write every annotated frame DIR/frame_NNNNNN.png and DIR/predictions.csv"),
+    F("-headless", OOD_ARG_SWITCH, 0, 0, 0, 0, headless, "no window (no display needed)"),
+    F("-frames", OOD_ARG_INT, "N", 0, 1, 1 << 30, frames, "stop after N frames (default the whole stream)"),
+    FLAG_SCORE,
+    FLAG_THRESHOLD,
+    FLAG_TOP,
+};
+#undef FLAG_THRESHOLD
+#undef FLAG_SCORE
+#undef FLAG_TOP
+#undef F
+
+#define PREDICT_NOTES \
+    "WEIGHTS may be left out (an untrained network). The threshold is WEIGHTS.ood (written by\n" \
+    "darknet classifier ood -deploy) or -threshold FILE; without one nothing is called unknown. A\n" \
+    "threshold file made for another cfg or other weights is an error."
+static const char *const predict_arg_names[] = {"DATA", "CFG", "WEIGHTS", "IMAGE"};
+static const char *const demo_arg_names[] = {"DATA", "CFG", "WEIGHTS", "VIDEO"};
+const ood_command_spec ood_spec_predict = {
+    "predict", "DATA CFG [WEIGHTS [IMAGE]]", predict_arg_names, 2, 4,
+    "Darknet's predict plus the OOD score: the top classes of IMAGE, of every image of -list, or of\n"
+    "paths typed at the prompt, then the score and the decision (known, or unknown below the threshold).",
+    predict_flags, sizeof(predict_flags) / sizeof(predict_flags[0]), PREDICT_NOTES};
+const ood_command_spec ood_spec_demo = {
+    "demo", "DATA CFG [WEIGHTS [VIDEO]]", demo_arg_names, 2, 4,
+    "Darknet's demo plus the OOD score: every frame of VIDEO (a file, or an image sequence such as\n"
+    "frames/%03d.png) or of a camera, annotated with its class, score and decision, in a window.",
+    demo_flags, sizeof(demo_flags) / sizeof(demo_flags[0]), PREDICT_NOTES "\nEsc or q quits the window."};
+
 int ood_command_predict(int argc, char **argv)
 {
     const char *cmd = "predict";
-    const char *pos[4] = {0, 0, 0, 0}, *list = 0, *out = 0;
-    int npos = 0, score = -1, i, top = 0;
+    const char *pos[4];
+    predict_options o;
+    const char *list, *out;
+    int npos, n = 0, index = 0;
     predictor p;
     FILE *csv = 0;
     char **paths = 0;
-    int *line_no = 0, n = 0, index = 0;
+    int *line_no = 0;
 
-    for (i = 3; i < argc; ++i) {
-        char *a = argv[i];
-        if (!a) continue;
-        if (a[0] != '-' || !a[1]) {
-            if (npos == 4) ood_fail(cmd, "too many arguments\nusage: darknet " OOD_USAGE_PREDICT);
-            pos[npos++] = a;
-        } else if (!strcmp(a, "-list")) {
-            list = ood_flag_value(cmd, argc, argv, &i);
-        } else if (!strcmp(a, "-out")) {
-            out = ood_flag_value(cmd, argc, argv, &i);
-        } else if (!strcmp(a, "-score")) {
-            const char *s = ood_flag_value(cmd, argc, argv, &i);
-            score = ood_score_from_name(s);
-            if (score < 0) ood_fail(cmd, "-score '%s': one of msp, energy, maxlogit, odin", s);
-        } else if (!strcmp(a, "-t")) {
-            top = ood_parse_int(cmd, a, ood_flag_value(cmd, argc, argv, &i), 0, 1 << 20);
-        } else {
-            ood_fail(cmd, "unknown option '%s'\nusage: darknet " OOD_USAGE_PREDICT, a);
-        }
-    }
-    if (npos < 2) ood_fail(cmd, "DATA and CFG are required\nusage: darknet " OOD_USAGE_PREDICT);
+    npos = ood_args_parse(&ood_spec_predict, argc, argv, &o, pos);
+    list = o.list;
+    out = o.out;
     if (npos == 4 && list) ood_fail(cmd, "give an IMAGE or -list LIST, not both");
-    predictor_init(&p, cmd, pos[0], pos[1], pos[2], score, top);
+    predictor_init(&p, cmd, pos[0], pos[1], pos[2], o.threshold, o.score, o.top);
     if (list) {
         paths = ood_read_list(cmd, list, &n, &line_no);
         ood_check_readable(cmd, list, paths, n, line_no);
@@ -324,43 +359,24 @@ int ood_command_predict(int argc, char **argv)
 int ood_command_demo(int argc, char **argv)
 {
     const char *cmd = "demo";
-    const char *pos[4] = {0, 0, 0, 0}, *out = 0;
-    int npos = 0, score = -1, i, headless = 0, max_frames = 0, cam = 0, frame = 0, top = 0;
+    const char *pos[4], *out;
+    predict_options o;
+    int npos, headless, max_frames, cam, frame = 0;
     predictor p;
     FILE *csv = 0;
     void *video;
     char *window;
     double fps = 0;
 
-    for (i = 3; i < argc; ++i) {
-        char *a = argv[i];
-        if (!a) continue;
-        if (a[0] != '-' || !a[1]) {
-            if (npos == 4) ood_fail(cmd, "too many arguments\nusage: darknet " OOD_USAGE_DEMO);
-            pos[npos++] = a;
-        } else if (!strcmp(a, "-out")) {
-            out = ood_flag_value(cmd, argc, argv, &i);
-        } else if (!strcmp(a, "-headless")) {
-            headless = 1;
-        } else if (!strcmp(a, "-frames")) {
-            max_frames = ood_parse_int(cmd, a, ood_flag_value(cmd, argc, argv, &i), 1, 1 << 30);
-        } else if (!strcmp(a, "-score")) {
-            const char *s = ood_flag_value(cmd, argc, argv, &i);
-            score = ood_score_from_name(s);
-            if (score < 0) ood_fail(cmd, "-score '%s': one of msp, energy, maxlogit, odin", s);
-        } else if (!strcmp(a, "-t")) {
-            top = ood_parse_int(cmd, a, ood_flag_value(cmd, argc, argv, &i), 0, 1 << 20);
-        } else if (!strcmp(a, "-c")) {
-            cam = ood_parse_int(cmd, a, ood_flag_value(cmd, argc, argv, &i), 0, 1 << 20);
-        } else {
-            ood_fail(cmd, "unknown option '%s'\nusage: darknet " OOD_USAGE_DEMO, a);
-        }
-    }
-    if (npos < 2) ood_fail(cmd, "DATA and CFG are required\nusage: darknet " OOD_USAGE_DEMO);
+    npos = ood_args_parse(&ood_spec_demo, argc, argv, &o, pos);
+    out = o.out;
+    headless = o.headless;
+    max_frames = o.frames;
+    cam = o.cam;
     if (!ood_have_opencv()) ood_fail(cmd, "needs OpenCV for video (this build has OPENCV=0)");
     if (!headless && !ood_display_available())
         ood_fail(cmd, "no display (neither DISPLAY nor WAYLAND_DISPLAY is set): use -headless, with -out DIR to keep the annotated frames");
-    predictor_init(&p, cmd, pos[0], pos[1], pos[2], score, top);
+    predictor_init(&p, cmd, pos[0], pos[1], pos[2], o.threshold, o.score, o.top);
     video = ood_video_open(npos == 4 ? pos[3] : 0, cam);
     if (!video) {
         if (npos == 4) ood_fail(cmd, "cannot open the video %s", pos[3]);

@@ -21,17 +21,27 @@
 /* The energy score's temperature: RICASSO (and the energy-score paper) use T = 1. */
 #define OOD_ENERGY_T 1.0f
 
-static const char *const score_names[OOD_NSCORES] = {"msp", "energy", "maxlogit", "odin"};
+static const char *const score_names[OOD_NALL] = {"msp", "energy", "maxlogit", "odin",
+                                                  "gen", "react", "knn", "mahalanobis"};
 
 const char *ood_score_name(int kind)
 {
-    return kind >= 0 && kind < OOD_NSCORES ? score_names[kind] : "?";
+    return kind >= 0 && kind < OOD_NALL ? score_names[kind] : "?";
+}
+
+const char *ood_score_names(char *buf, int len)
+{
+    int k, used = 0;
+    buf[0] = 0;
+    for (k = 0; k < OOD_NALL && used < len; ++k)
+        used += snprintf(buf + used, len - used, "%s%s", k ? ", " : "", score_names[k]);
+    return buf;
 }
 
 int ood_score_from_name(const char *name)
 {
     int k;
-    for (k = 0; k < OOD_NSCORES; ++k)
+    for (k = 0; k < OOD_NALL; ++k)
         if (strcmp(name, score_names[k]) == 0) return k;
     return -1;
 }
@@ -109,19 +119,19 @@ double ood_log_max_softmax_t(const float *z, int C, float T)
     return z[ood_argmax(z, C)] / (double)T - log_sum_exp_t(z, C, T);
 }
 
-float ood_max_softmax_t(const float *z, int C, float T)
+double ood_max_softmax_t(const float *z, int C, float T)
 {
-    return (float)exp(ood_log_max_softmax_t(z, C, T));
+    return exp(ood_log_max_softmax_t(z, C, T));
 }
 
-float ood_msp(const float *z, int C) { return ood_max_softmax_t(z, C, 1); }
+double ood_msp(const float *z, int C) { return ood_max_softmax_t(z, C, 1); }
 
-float ood_energy(const float *z, int C, float T)
+double ood_energy(const float *z, int C, float T)
 {
-    return (float)(T * log_sum_exp_t(z, C, T));
+    return T * log_sum_exp_t(z, C, T);
 }
 
-float ood_maxlogit(const float *z, int C) { return z[ood_argmax(z, C)]; }
+double ood_maxlogit(const float *z, int C) { return z[ood_argmax(z, C)]; }
 
 int ood_scorer_init(ood_scorer *s, network *net, float odin_t, float odin_eps, int use_odin,
                     char *err, int errlen)
@@ -156,6 +166,11 @@ int ood_scorer_init(ood_scorer *s, network *net, float odin_t, float odin_eps, i
 
 void ood_scorer_free(ood_scorer *s)
 {
+    free(s->src_layer);
+    free(s->src_head);
+    free(s->src_dim);
+    free(s->feat);
+    free(s->hbuf);
     free(s->logits);
     free(s->prob);
     free(s->dz);
@@ -324,15 +339,120 @@ void ood_input_gradient(ood_scorer *s, float *x, float T, float *grad)
     *net = orig;
 }
 
-void ood_score_batch(ood_scorer *s, float *x, float *scores)
+/* The rows of every feature source into s->feat [B, D], from the last pass. */
+static void read_features(ood_scorer *s)
+{
+    network *net = s->net;
+    int k, b, off = 0;
+    for (k = 0; k < s->nsrc; ++k) {
+        layer *l = &net->layers[s->src_layer[k]];
+        const int d = s->src_dim[k];
+#ifdef GPU
+        if (on_gpu(net)) cuda_pull_array(l->output_gpu, l->output, l->outputs * l->batch);
+#endif
+        for (b = 0; b < s->B; ++b) memcpy(s->feat + (size_t)b * s->D + off, l->output + (size_t)b * d, sizeof(float) * d);
+        off += d;
+    }
+}
+
+static int add_source(ood_scorer *s, int src, int head, char *err, int errlen)
+{
+    const network *net = s->net;
+    if (src < 0 || net->layers[src].outputs != net->layers[head].inputs) {
+        snprintf(err, errlen, "layer %d: cannot find the layer whose output it reads (the penultimate feature)", head);
+        return 0;
+    }
+    s->src_layer = realloc(s->src_layer, sizeof(int) * (s->nsrc + 1));
+    s->src_head = realloc(s->src_head, sizeof(int) * (s->nsrc + 1));
+    s->src_dim = realloc(s->src_dim, sizeof(int) * (s->nsrc + 1));
+    s->src_layer[s->nsrc] = src;
+    s->src_head[s->nsrc] = head;
+    s->src_dim[s->nsrc] = net->layers[head].inputs;
+    s->D += net->layers[head].inputs;
+    ++s->nsrc;
+    return 1;
+}
+
+int ood_scorer_enable_features(ood_scorer *s, char *err, int errlen)
+{
+    network *net = s->net;
+    const int h = s->head.layer;
+    int k, j, maxd = 0;
+    if (s->feat) return 1;
+    if (s->head.kind == OOD_HEAD_EXPERT) {
+        const expert_softmax_state *st = net->layers[h].plugin_state;
+        for (k = 0; k < st->K; ++k)
+            if (!add_source(s, st->expert[k] - 1, st->expert[k], err, errlen)) return 0;
+    } else {
+        for (j = h - 1; j >= 0; --j) {
+            const LAYER_TYPE t = net->layers[j].type;
+            if (t == CONNECTED || t == CONVOLUTIONAL) break;
+            if (t == ROUTE || t == SHORTCUT) j = 0;
+        }
+        if (j <= 0) {
+            snprintf(err, errlen, "no [connected] or [convolutional] layer reads a feature before the [softmax] of layer %d "
+                                  "(only layers that read their predecessor may lie between): the post-hoc scores need one", h);
+            return 0;
+        }
+        if (!add_source(s, j - 1, j, err, errlen)) return 0;
+    }
+    for (k = 0; k < s->nsrc; ++k) if (s->src_dim[k] > maxd) maxd = s->src_dim[k];
+    s->feat = calloc((size_t)s->B * s->D, sizeof(float));
+    s->hbuf = calloc((size_t)s->B * maxd, sizeof(float));
+    return 1;
+}
+
+void ood_forward_features(ood_scorer *s, float *x)
+{
+    ood_forward(s, x);
+    if (s->feat) read_features(s);
+}
+
+/* Runs layer i's CPU forward in inference mode on input [B, inputs]. */
+static void forward_layer(network *net, int i, float *input)
+{
+    network n = *net;
+    layer l = net->layers[i];
+    n.input = input;
+    n.index = i;
+    n.train = 0;
+    n.truth = 0;
+    n.delta = 0;
+    l.forward(l, n);
+}
+
+void ood_head_logits(ood_scorer *s, const float *feat, float *logits)
+{
+    network *net = s->net;
+    const int B = s->B, C = s->C;
+    int k, b, i, off = 0;
+    memset(logits, 0, sizeof(float) * B * C);
+    for (k = 0; k < s->nsrc; ++k) {
+        const int d = s->src_dim[k], hd = s->src_head[k];
+        for (b = 0; b < B; ++b) memcpy(s->hbuf + (size_t)b * d, feat + (size_t)b * s->D + off, sizeof(float) * d);
+        off += d;
+        forward_layer(net, hd, s->hbuf);
+        if (s->head.kind == OOD_HEAD_EXPERT) {
+            /* z = (1/K) sum_k v_k, as [expert_softmax]'s mean_logit */
+            for (i = 0; i < B * C; ++i) logits[i] += net->layers[hd].output[i] / s->nsrc;
+        } else {
+            /* the head layers up to the softmax, each on its predecessor's output */
+            for (i = hd + 1; i < s->head.layer; ++i) forward_layer(net, i, net->layers[i - 1].output);
+            for (i = 0; i < B * C; ++i) logits[i] = net->layers[s->head.layer - 1].output[i] / s->head.temperature;
+        }
+    }
+}
+
+void ood_score_batch(ood_scorer *s, float *x, double *scores)
 {
     const int B = s->B, C = s->C, X = s->X;
     int b, i;
     if (s->use_odin) ood_input_gradient(s, x, s->odin_t, s->grad);
     else ood_forward(s, x);
+    if (s->feat) read_features(s);
     for (b = 0; b < B; ++b) {
         const float *z = s->logits + b * C;
-        float *o = scores + b * OOD_NSCORES;
+        double *o = scores + b * OOD_NSCORES;
         o[OOD_MSP] = ood_msp(z, C);
         o[OOD_ENERGY] = ood_energy(z, C, OOD_ENERGY_T);
         o[OOD_MAXLOGIT] = ood_maxlogit(z, C);

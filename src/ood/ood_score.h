@@ -31,10 +31,14 @@
 
 #include "darknet.h"
 
-enum { OOD_MSP, OOD_ENERGY, OOD_MAXLOGIT, OOD_ODIN, OOD_NSCORES };
+/* The paper's scores (ood_score_batch: OOD_NSCORES of them), then OpenOOD's post-hoc ones
+ * (ood_posthoc.h); OOD_NALL in all. */
+enum { OOD_MSP, OOD_ENERGY, OOD_MAXLOGIT, OOD_ODIN, OOD_NSCORES,
+       OOD_GEN = OOD_NSCORES, OOD_REACT, OOD_KNN, OOD_MAHALANOBIS, OOD_NALL };
 
-const char *ood_score_name(int kind);            /* "msp", "energy", "maxlogit", "odin" */
+const char *ood_score_name(int kind);            /* "msp", "energy", "maxlogit", "odin", "gen", ... */
 int ood_score_from_name(const char *name);       /* -1 when unknown */
+const char *ood_score_names(char *buf, int len); /* "msp, energy, ...": every name, into buf */
 
 enum { OOD_HEAD_SOFTMAX, OOD_HEAD_EXPERT };
 
@@ -49,11 +53,12 @@ typedef struct ood_head {
 int ood_find_head(network *net, ood_head *h, char *err, int errlen);
 
 /* Scores of one row of logits z [C]. */
-float ood_msp(const float *z, int C);
-float ood_energy(const float *z, int C, float T);
-float ood_maxlogit(const float *z, int C);
+/* In double: MSP near 1 and ranks that float would tie stay apart. */
+double ood_msp(const float *z, int C);
+double ood_energy(const float *z, int C, float T);
+double ood_maxlogit(const float *z, int C);
 /* max_c softmax(z / T)_c, and its log (in double, for the gradient check). */
-float ood_max_softmax_t(const float *z, int C, float T);
+double ood_max_softmax_t(const float *z, int C, float T);
 double ood_log_max_softmax_t(const float *z, int C, float T);
 int ood_argmax(const float *z, int C);
 
@@ -72,6 +77,14 @@ typedef struct ood_scorer {
 #ifdef GPU
     float *grad_gpu; /* [B, X] the input delta on the device */
 #endif
+    /* The penultimate features (ood_scorer_enable_features; 0 until then): */
+    int D;           /* feature length */
+    int nsrc;        /* feature sources: one per expert, or the head's input */
+    int *src_layer;  /* [nsrc] layer whose output is that part of the feature */
+    int *src_head;   /* [nsrc] the layer that reads it (an expert, or the first head layer) */
+    int *src_dim;    /* [nsrc] its length; sum = D */
+    float *feat;     /* [B, D] of the last clean pass */
+    float *hbuf;     /* [B, max src_dim] a source's rows, for ood_head_logits */
 } ood_scorer;
 
 /* Binds a scorer to net at its current batch (set_batch_network first); 0 and err when the
@@ -89,6 +102,20 @@ void ood_read_logits(ood_scorer *s, float *out);
 void ood_input_gradient(ood_scorer *s, float *x, float T, float *grad);
 /* All scores for x [B, X]: scores [B, OOD_NSCORES] (odin NaN unless use_odin); s->logits,
  * s->prob then hold the clean pass. x is not changed. */
-void ood_score_batch(ood_scorer *s, float *x, float *scores);
+void ood_score_batch(ood_scorer *s, float *x, double *scores);
+
+/* The penultimate feature of a row, for the post-hoc scores (ood_posthoc.h):
+ *   - a network ending in [expert_softmax]: the concatenation, in the order of its experts=,
+ *     of the inputs of the expert layers (the features the cosine heads read);
+ *   - a network ending in [softmax]: the input of its last [connected] or [convolutional]
+ *     layer (the layers from there to the softmax may not be [route] or [shortcut]).
+ * Returns 1, or 0 with the reason in err. ood_score_batch then also fills s->feat. */
+int ood_scorer_enable_features(ood_scorer *s, char *err, int errlen);
+/* A forward pass for the features only: s->logits, s->prob and s->feat of x [B, X]. */
+void ood_forward_features(ood_scorer *s, float *x);
+/* The logits [B, C] that the head computes from the features feat [B, D] (instead of the
+ * network's own): the expert layers (their mean) or the head layers, rerun in inference mode.
+ * Overwrites those layers' outputs. */
+void ood_head_logits(ood_scorer *s, const float *feat, float *logits);
 
 #endif

@@ -101,7 +101,7 @@ check "ood: the test network trains and saves its weights" [ -s "$W" ]
 
 # ---- classifier ood ----
 OUT=$TMP/res
-"$DARKNET" classifier ood "$TMP/t.data" "$TMP/t.cfg" "$W" -ood "grey=$TMP/grey/list.txt" -out "$OUT" -batch 8 \
+"$DARKNET" classifier ood "$TMP/t.data" "$TMP/t.cfg" "$W" -ood "grey=$TMP/grey/list.txt" -out "$OUT" -batch 8 -deploy \
     >"$TMP/ood.out" 2>"$TMP/ood.err" </dev/null
 rc=$?
 check "ood: classifier ood exits 0 (rc $rc; $(tail -n 1 "$TMP/ood.err"))" [ "$rc" -eq 0 ]
@@ -167,10 +167,11 @@ done
 "$DARKNET" classifier ood "$TMP/t.data" "$TMP/t.cfg" "$W" -noodin -out "$TMP/res-noodin" >"$TMP/noodin.out" 2>&1 </dev/null
 check "ood: -noodin runs, writes 3 scores per set and an odin column of nan" \
     bash -c "[ \$(awk -F, 'NR > 1' '$TMP/res-noodin/metrics.csv' | wc -l) -eq 3 ] && ! grep -q ',odin,' '$TMP/res-noodin/metrics.csv' && awk -F, 'NR > 1 && \$10 != \"nan\" { exit 1 }' '$TMP/res-noodin/scores.csv'"
-check "ood: -noodin saves an msp threshold" grep -qx "score=msp" "$T"
+check "ood: -noodin saves an msp threshold to -out, and without -deploy leaves WEIGHTS.ood as it was" \
+    bash -c "grep -qx 'score=msp' '$TMP/res-noodin/threshold.ood' && grep -qx 'score=odin' '$T'"
 check "ood: ID accuracy does not depend on ODIN" bash -c "[ \"\$(awk -F, '\$1 == \"all\"' '$TMP/res-noodin/accuracy.csv')\" = \"\$(awk -F, '\$1 == \"all\"' '$OUT/accuracy.csv')\" ]"
 # back to the odin threshold for the predict tests
-"$DARKNET" classifier ood "$TMP/t.data" "$TMP/t.cfg" "$W" -ood "grey=$TMP/grey/list.txt" -out "$OUT" >/dev/null 2>&1 </dev/null
+"$DARKNET" classifier ood "$TMP/t.data" "$TMP/t.cfg" "$W" -ood "grey=$TMP/grey/list.txt" -out "$OUT" -deploy >/dev/null 2>&1 </dev/null
 check "ood: a second run gives the same threshold" grep -qx "threshold=$thr" "$T"
 
 # ---- shot groups ----
@@ -248,9 +249,8 @@ check "predict: without WEIGHTS it reads paths at the prompt, says the network i
 # a threshold file for other weights
 cp "$T" "$TMP/plain.weights.ood"
 printf '\001' | dd of="$TMP/plain.weights" bs=1 seek=100 conv=notrunc status=none
-"$DARKNET" classifier predict "$TMP/t.data" "$TMP/t.cfg" "$TMP/plain.weights" "$low" >"$TMP/plain.out" 2>"$TMP/plain.err" </dev/null
-check "predict: a threshold file of other weights is not used, and it says why" \
-    bash -c "grep -q 'not used: it was made for other weights' '$TMP/plain.err' && grep -q '(no threshold)' '$TMP/plain.out'"
+expect_error "predict: a threshold file of other weights is refused, saying why" "plain.weights.ood belongs to another model: the weights" -- \
+    "$DARKNET" classifier predict "$TMP/t.data" "$TMP/t.cfg" "$TMP/plain.weights" "$low"
 
 # ---- demo, headless, on an image sequence ----
 mkdir -p "$TMP/frames"
@@ -334,7 +334,7 @@ tau=1
 EOF
 "$DARKNET" classifier train "$TMP/t.data" "$TMP/x.cfg" -seed 7 >"$TMP/xtrain.log" 2>&1 </dev/null
 check "experts: the [expert_softmax] network trains" [ -s "$TMP/backup/x.weights" ]
-"$DARKNET" classifier ood "$TMP/t.data" "$TMP/x.cfg" "$TMP/backup/x.weights" -out "$TMP/xres" >"$TMP/xood.out" 2>"$TMP/xood.err" </dev/null
+"$DARKNET" classifier ood "$TMP/t.data" "$TMP/x.cfg" "$TMP/backup/x.weights" -out "$TMP/xres" -deploy >"$TMP/xood.out" 2>"$TMP/xood.err" </dev/null
 rc=$?
 check "experts: classifier ood runs on it (rc $rc) with the experts' mean logits" \
     bash -c "[ $rc -eq 0 ] && grep -q 'logits of layer 9 \[expert_softmax: mean of the experts\]' '$TMP/xood.err'"

@@ -227,13 +227,14 @@ static void check_odin(const char *label, network *net)
     ood_scorer s;
     char err[256];
     const float T = 1000, eps = 0.0014f;
-    float *x, *xp, *xm, *sc, *logits;
+    float *x, *xp, *xm, *logits;
+    double *sc;
     int i, b, up = 1, down = 1, match = 1, moved = 0;
     ood_scorer_init(&s, net, T, eps, 1, err, sizeof(err));
     x = calloc(s.B * s.X, sizeof(float));
     xp = calloc(s.B * s.X, sizeof(float));
     xm = calloc(s.B * s.X, sizeof(float));
-    sc = calloc(s.B * OOD_NSCORES, sizeof(float));
+    sc = calloc(s.B * OOD_NSCORES, sizeof(double));
     logits = calloc(s.B * s.C, sizeof(float));
     gc_fill_uniform(x, s.B * s.X, 0, 1);
     ood_score_batch(&s, x, sc);
@@ -247,8 +248,8 @@ static void check_odin(const char *label, network *net)
     ood_forward(&s, x);
     memcpy(logits, s.logits, sizeof(float) * s.B * s.C);
     for (b = 0; b < s.B; ++b) {
-        const float S = ood_max_softmax_t(logits + b * s.C, s.C, T);
-        float Sp, Sm;
+        const double S = ood_max_softmax_t(logits + b * s.C, s.C, T);
+        double Sp, Sm;
         ood_forward(&s, xp);
         Sp = ood_max_softmax_t(s.logits + b * s.C, s.C, T);
         ood_forward(&s, xm);
