@@ -18,19 +18,24 @@ static void usage(FILE *out)
     fprintf(out,
             "usage: darknet " EXPORT_USAGE "\n"
             "  Writes the inference graph of CFG with WEIGHTS as an ONNX model (opset %d): input\n"
-            "  'data' [N,%s,H,W] (RGB planes, pixel / 255), outputs 'prob', 'logits' and 'energy'; the\n"
+            "  'data' [N,C,H,W] (RGB planes, pixel / 255), outputs 'prob', 'logits' and 'energy'; the\n"
             "  class names of DATA's labels file and the deployment threshold in its metadata.\n"
             "  -ood FILE   the threshold file to embed (default: WEIGHTS.ood, when it exists)\n"
             "  -noood      embed no threshold (default: off)\n"
             "  -force      replace OUT.onnx when it exists (default: off, an existing file is an error)\n"
             "  -h, --help  this text\n",
-            ONNX_EXPORT_OPSET, "C");
+            ONNX_EXPORT_OPSET);
 }
 
-static int die(const char *fmt, const char *a, const char *b)
+/* Prints "darknet: error: classifier export: ..." and returns the exit status 1. */
+static int die(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static int die(const char *fmt, ...)
 {
+    va_list ap;
     fprintf(stderr, "darknet: error: classifier export: ");
-    fprintf(stderr, fmt, a, b);
+    va_start(ap, fmt);
+    vfprintf(stderr, fmt, ap);
+    va_end(ap);
     fprintf(stderr, "\n");
     return 1;
 }
@@ -97,26 +102,26 @@ int export_command(int argc, char **argv)
         else if (strcmp(argv[i], "-force") == 0) force = 1;
         else {
             usage(stderr);
-            return die(strcmp(argv[i], "-ood") == 0 ? "%s needs a FILE%s" : "unknown argument '%s'%s", argv[i], "");
+            return strcmp(argv[i], "-ood") == 0 ? die("-ood needs a FILE") : die("unknown argument '%s'", argv[i]);
         }
     }
     if (argc < 7) {
         usage(stderr);
-        return die("too few arguments: DATA CFG WEIGHTS OUT.onnx are required%s%s", "", "");
+        return die("too few arguments: DATA CFG WEIGHTS OUT.onnx are required");
     }
     for (i = 3; i < 7; ++i)
         if (argv[i][0] == '-') {
             usage(stderr);
-            return die("'%s' is not a file name: DATA CFG WEIGHTS OUT.onnx come first%s", argv[i], "");
+            return die("'%s' is not a file name: DATA CFG WEIGHTS OUT.onnx come first", argv[i]);
         }
-    if (noood && ood_path) return die("-ood and -noood contradict each other%s%s", "", "");
+    if (noood && ood_path) return die("-ood and -noood contradict each other");
     data = argv[3];
     cfg = argv[4];
     weights = argv[5];
     out = argv[6];
     if (!force && stat(out, &sb) == 0)
-        return die("%s exists: give -force to replace it%s", out, "");
-    if (stat(weights, &sb) != 0 || !S_ISREG(sb.st_mode)) return die("cannot read the weights %s%s", weights, "");
+        return die("%s exists: give -force to replace it", out);
+    if (stat(weights, &sb) != 0 || !S_ISREG(sb.st_mode)) return die("cannot read the weights %s", weights);
 
     /* The threshold first: a bad file should stop us before the network is built. */
     if (!noood) {
@@ -124,11 +129,11 @@ int export_command(int argc, char **argv)
         have_thr = ood_threshold_load(thr_path, &thr, err, sizeof(err));
         if (have_thr < 0) {
             free(thr_path);
-            return die("%s%s", err, "");
+            return die("%s", err);
         }
         if (have_thr == 0 && ood_path) {
             free(thr_path);
-            return die("no threshold file %s%s", ood_path, "");
+            return die("no threshold file %s", ood_path);
         }
         if (have_thr) {
             wsum = ood_file_fnv1a(weights, &wsize);
@@ -144,20 +149,16 @@ int export_command(int argc, char **argv)
 
     options = read_data_cfg((char *)data);
     c = option_find_int(options, "classes", 0);
-    if (c < 1) return die("%s has no classes=N (N >= 1)%s", data, "");
+    if (c < 1) return die("%s has no classes=N (N >= 1)", data);
     labels_file = option_find_str(options, "labels", option_find_str(options, "names", 0));
-    if (!labels_file) return die("%s has no labels= (the class names file)%s", data, "");
+    if (!labels_file) return die("%s has no labels= (the class names file)", data);
     names = get_labels_checked(labels_file, c);
 
     net = load_network((char *)cfg, (char *)weights, 0);
     if (!ood_find_head(net, &head, err, sizeof(err))) return die("%s: %s", cfg, err);
-    if (head.classes != c) {
-        fprintf(stderr, "darknet: error: classifier export: the network has %d classes, %s says classes=%d\n",
-                head.classes, data, c);
-        return 1;
-    }
+    if (head.classes != c) return die("the network has %d classes, %s says classes=%d", head.classes, data, c);
     if (have_thr && thr.classes > 0 && thr.classes != c)
-        return die("the threshold file is for another number of classes than %s%s", data, "");
+        return die("the threshold file is for %d classes, %s says classes=%d", thr.classes, data, c);
 
     meta_add(&meta, "classes", "%d", c);
     {
