@@ -58,40 +58,29 @@ static int is_plugin(const layer *l, const char *name)
     return l->type == PLUGIN && l->plugin && strcmp(l->plugin->name, name) == 0;
 }
 
-/* ---- dependencies: which earlier layers (-1: the network input) layer i reads ---- */
+/* ---- dependencies ---- */
 
-#define MAX_DEPS 64
-
-static int layer_deps(const network *net, int i, int *d)
-{
-    const layer *l = &net->layers[i];
-    int k, n = 0;
-    if (l->type == ROUTE) {
-        for (k = 0; k < l->n && n < MAX_DEPS; ++k) d[n++] = l->input_layers[k];
-        return n;
-    }
-    if (is_plugin(l, "expert_softmax")) {
-        const expert_softmax_state *st = l->plugin_state;
-        for (k = 0; k < st->K && n < MAX_DEPS; ++k) d[n++] = st->expert[k];
-        return n;
-    }
-    d[n++] = i - 1;
-    if (l->type == SHORTCUT) d[n++] = l->index;
-    return n;
-}
-
-/* needed[i] = 1 when the output layer depends on layer i. */
+/* needed[i] = 1 when the output layer depends on layer i. Each layer reads the layer before
+ * it (Darknet's net.input), except [route] (its layers=) and [expert_softmax] (its experts);
+ * [shortcut] also reads its from=. */
 static void mark_needed(const network *net, int head, char *needed)
 {
-    int i, k, n, d[MAX_DEPS];
+    int i, k;
     memset(needed, 0, net->n);
     needed[head] = 1;
     /* Every dependency has a lower index: one sweep downwards settles all of them. */
     for (i = head; i >= 0; --i) {
+        const layer *l = &net->layers[i];
         if (!needed[i]) continue;
-        n = layer_deps(net, i, d);
-        for (k = 0; k < n; ++k)
-            if (d[k] >= 0) needed[d[k]] = 1;
+        if (l->type == ROUTE) {
+            for (k = 0; k < l->n; ++k) needed[l->input_layers[k]] = 1;
+        } else if (is_plugin(l, "expert_softmax")) {
+            const expert_softmax_state *st = l->plugin_state;
+            for (k = 0; k < st->K; ++k) needed[st->expert[k]] = 1;
+        } else {
+            if (i > 0) needed[i - 1] = 1;
+            if (l->type == SHORTCUT) needed[l->index] = 1;
+        }
     }
 }
 
