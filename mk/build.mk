@@ -28,8 +28,8 @@ CXX     := g++ -std=c++11
 NVCC    := $(CUDA)/bin/nvcc
 # The project's folders (src/README.md): each is on the include path, so Darknet's patches and
 # our sources name a header by its file name alone.
-SRCDIRS := plugin layers data ood accel
-CPPFLAGS:= -I$(DN)/include -I$(DN)/src $(addprefix -Isrc/,$(SRCDIRS)) -MMD -MP
+SRCDIRS := plugin layers data ood accel export
+CPPFLAGS:= -I$(DN)/include -I$(DN)/src $(addprefix -Isrc/,$(SRCDIRS)) -I$(OUT)/gen -MMD -MP
 CFLAGS  := -Wall -Wno-unused-result -Wno-unknown-pragmas -Wfatal-errors -fPIC $(OPTS)
 LDLIBS  := -lm -pthread
 # Our own sources must be warning-clean; Darknet's are compiled as upstream has them.
@@ -38,6 +38,18 @@ LAYER_WARN := -Wextra -Wno-unused-parameter -Werror=implicit-function-declaratio
 ifeq ($(OPENMP),1)
 CFLAGS  += -fopenmp
 endif
+# ONNX export (src/export): C code that protoc-c generates here, in $(OUT)/gen, from the
+# onnx.proto schema of Debian's libonnx-dev; encoded by libprotobuf-c. Nothing generated is
+# kept in the repository.
+ONNX_PROTO ?= /usr/include/onnx/onnx.proto
+PROTOC_C   := $(shell command -v protoc-c 2>/dev/null)
+ONNX_MISSING := $(if $(PROTOC_C),,protobuf-c-compiler) \
+                $(if $(wildcard /usr/include/protobuf-c/protobuf-c.h),,libprotobuf-c-dev) \
+                $(if $(wildcard $(ONNX_PROTO)),,libonnx-dev)
+ifneq ($(strip $(ONNX_MISSING)),)
+$(error the ONNX export needs the Debian packages $(strip $(ONNX_MISSING)) (scripts/install-deps installs them))
+endif
+LDLIBS  += -lprotobuf-c
 ifeq ($(OPENBLAS),1)
 CPPFLAGS+= -DCBLAS $(shell pkg-config --cflags openblas 2>/dev/null)
 LDLIBS  += $(or $(shell pkg-config --libs openblas 2>/dev/null),-lopenblas)
@@ -77,7 +89,7 @@ OUR_CU  := $(foreach d,$(SRCDIRS),$(wildcard src/$(d)/*.cu))
 # C++ sources of ours use OpenCV directly; they are built only with OPENCV=1.
 OUR_CPP := $(if $(filter 1,$(OPENCV)),$(foreach d,$(SRCDIRS),$(wildcard src/$(d)/*.cpp)))
 
-OBJS    := $(addprefix $(OUT)/dn/,$(addsuffix .o,$(DN_LIB))) \
+OBJS    := $(addprefix $(OUT)/dn/,$(addsuffix .o,$(DN_LIB))) $(OUT)/gen/onnx.pb-c.o \
            $(patsubst src/%.c,$(OUT)/src/%.o,$(OUR_C)) \
            $(patsubst src/%.cpp,$(OUT)/src/%.cpp.o,$(OUR_CPP))
 ifeq ($(GPU),1)
@@ -123,7 +135,17 @@ $(OUT)/src/%.cu.o: src/%.cu build/darknet.stamp
 	@echo "  NVCC   $<"
 	@$(NVCC) $(ARCH) $(filter-out -MMD -MP,$(CPPFLAGS)) --compiler-options "$(CFLAGS)" -c $< -o $@
 
+$(OUT)/gen/onnx.pb-c.c $(OUT)/gen/onnx.pb-c.h &: $(ONNX_PROTO)
+	@mkdir -p $(@D)
+	@echo "  PROTOC $<"
+	@$(PROTOC_C) --proto_path=$(dir $(ONNX_PROTO)) --c_out=$(@D) $(notdir $(ONNX_PROTO))
+$(OUT)/gen/onnx.pb-c.o: $(OUT)/gen/onnx.pb-c.c
+	@echo "  CC     $<"
+	@$(CC) $(CPPFLAGS) $(CFLAGS) -c $< -o $@
+# Before its first build, nothing records that the export includes the generated header.
+$(OUT)/src/export/onnx_graph.o: $(OUT)/gen/onnx.pb-c.h
+
 $(OUT)/dn:
 	@mkdir -p $@
 
--include $(wildcard $(OUT)/dn/*.d $(OUT)/src/*/*.d)
+-include $(wildcard $(OUT)/dn/*.d $(OUT)/src/*/*.d $(OUT)/gen/*.d)

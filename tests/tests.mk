@@ -25,13 +25,14 @@ CUDA    ?= /usr/local/cuda
 CC      := gcc
 # -MMD: a test object is rebuilt when darknet.h or a layer header changes (a patch that
 # changes struct layer must not leave tests compiled against the old layout).
-SRCDIRS := plugin layers data ood accel
+SRCDIRS := plugin layers data ood accel export
 CPPFLAGS:= -I$(DN)/include -I$(DN)/src $(addprefix -Isrc/,$(SRCDIRS)) -Itests/lib -DCBLAS -DOPENCV -MMD -MP \
            $(shell pkg-config --cflags openblas 2>/dev/null) $(shell pkg-config --cflags opencv4 2>/dev/null)
 CFLAGS  := -O2 -g -fno-fast-math -fopenmp -Wall -Wextra -Wno-unused-parameter \
            -Wno-unknown-pragmas -Werror=implicit-function-declaration
 LDLIBS  := -lm -pthread $(or $(shell pkg-config --libs openblas 2>/dev/null),-lopenblas) \
-           -lopencv_highgui -lopencv_videoio -lopencv_imgcodecs -lopencv_imgproc -lopencv_core -lstdc++
+           -lopencv_highgui -lopencv_videoio -lopencv_imgcodecs -lopencv_imgproc -lopencv_core -lstdc++ \
+           -lprotobuf-c
 
 HAVE_DNNL:= $(shell dpkg -s libdnnl-dev >/dev/null 2>&1 && echo 1)
 DNNL_LIB := build/test-dnnl/libdarknet.a
@@ -41,6 +42,9 @@ TEST_SRC := $(filter-out tests/accel/test_dnnl.c,$(sort $(wildcard tests/*/test_
 TOOL_SRC := $(sort $(wildcard tests/tools/tool_*.c))
 TESTS    := $(addprefix $(OUT)/,$(basename $(notdir $(TEST_SRC))))
 TOOLS    := $(addprefix $(OUT)/,$(basename $(notdir $(TOOL_SRC))))
+# C++ tools use OpenCV alone (tool_onnx_run: OpenCV's dnn module runs the exported ONNX models).
+CXX_TOOL_SRC := $(sort $(wildcard tests/tools/tool_*.cpp))
+CXX_TOOLS:= $(addprefix $(OUT)/,$(basename $(notdir $(CXX_TOOL_SRC))))
 COMMON   := $(OUT)/harness.o $(OUT)/gradcheck.o
 
 .PHONY: run build
@@ -50,7 +54,7 @@ run:
 	@$(if $(HAVE_DNNL),,echo "libdnnl-dev not installed: oneDNN path not checked")
 	@tests/run.sh $(TESTS) $(DNNL_TEST)
 
-build: $(TESTS) $(TOOLS) $(DNNL_TEST)
+build: $(TESTS) $(TOOLS) $(CXX_TOOLS) $(DNNL_TEST)
 
 # Test programs and tools are named uniquely across the folders; vpath finds each source.
 vpath %.c tests/lib tests/tools $(sort $(dir $(TEST_SRC)))
@@ -62,6 +66,11 @@ $(OUT)/%.o: %.c | $(OUT)
 $(OUT)/%: $(OUT)/%.o $(COMMON) $(LIB)
 	@echo "  LINK   $@"
 	@$(CC) $(CFLAGS) $^ -o $@ $(LDLIBS)
+
+$(CXX_TOOLS): $(OUT)/%: tests/tools/%.cpp | $(OUT)
+	@echo "  CXX    $<"
+	@g++ -std=c++11 -O2 -g -Wall -Wextra $(shell pkg-config --cflags opencv4) $< -o $@ \
+	    -lopencv_dnn -lopencv_imgcodecs -lopencv_imgproc -lopencv_core
 
 # The oneDNN comparison: its own object (compiled with -DDNNL) and library.
 $(OUT)/test_dnnl.o: tests/accel/test_dnnl.c | $(OUT)

@@ -7,6 +7,7 @@
 #include "cbcl_layer.h"
 #include "cosine_layer.h"
 #include "expert_softmax_layer.h"
+#include "export_command.h"
 #include "mixdata_layer.h"
 #include "ood_commands.h"
 #include "rcl_layer.h"
@@ -39,11 +40,12 @@ _Static_assert(sizeof(plugin_types) / sizeof(plugin_types[0]) == PLUGIN_TYPE_COU
 /* Classifier subcommands of this project (darknet classifier NAME ...). Keep
  * PLUGIN_COMMAND_COUNT equal to the number of rows: the check below fails the build
  * otherwise (no sentinel row: the lookup is bounded by the count). */
-#define PLUGIN_COMMAND_COUNT 3
+#define PLUGIN_COMMAND_COUNT 4
 static const plugin_command plugin_commands[] = {
     {"ood", OOD_USAGE_OOD, ood_command_ood},
     {"predict", OOD_USAGE_PREDICT, ood_command_predict},
     {"demo", OOD_USAGE_DEMO, ood_command_demo},
+    {"export", EXPORT_USAGE, export_command},
 };
 _Static_assert(sizeof(plugin_commands) / sizeof(plugin_commands[0]) == PLUGIN_COMMAND_COUNT,
                "PLUGIN_COMMAND_COUNT does not match the rows of plugin_commands");
