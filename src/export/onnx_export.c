@@ -14,6 +14,7 @@
 #include <string.h>
 
 #include "activations.h"
+#include "cosine_layer.h"
 #include "expert_softmax_layer.h"
 #include "layer_registry.h"
 #include "network.h"
@@ -53,11 +54,6 @@ static const char *type_name(const layer *l)
     return get_layer_string(l->type);
 }
 
-static int is_plugin(const layer *l, const char *name)
-{
-    return l->type == PLUGIN && l->plugin && strcmp(l->plugin->name, name) == 0;
-}
-
 /* ---- dependencies ---- */
 
 /* needed[i] = 1 when the output layer depends on layer i. Each layer reads the layer before
@@ -74,7 +70,7 @@ static void mark_needed(const network *net, int head, char *needed)
         if (!needed[i]) continue;
         if (l->type == ROUTE) {
             for (k = 0; k < l->n; ++k) needed[l->input_layers[k]] = 1;
-        } else if (is_plugin(l, "expert_softmax")) {
+        } else if (plugin_layer_is(l, PLUGIN_TYPE_EXPERT_SOFTMAX)) {
             const expert_softmax_state *st = l->plugin_state;
             for (k = 0; k < st->K; ++k) needed[st->expert[k]] = 1;
         } else {
@@ -315,6 +311,7 @@ static int export_cosine(ctx *x, int i, const layer *l, const char *base)
 {
     tval v = flat(x, input_of(x, i));
     const int C = l->outputs, D = l->inputs;
+    const float scale = ((const cosine_state *)l->plugin_state)->scale;
     const int64_t wd[2] = {C, D};
     float *wn = malloc(sizeof(float) * C * D);   /* [C, D] s w_c / |w_c|, then ones */
     const char *in[2], *dot, *nrm, *floor_, *o;
@@ -325,7 +322,7 @@ static int export_cosine(ctx *x, int i, const layer *l, const char *base)
         double s = 0, n;
         for (d = 0; d < D; ++d) s += (double)w[d] * w[d];
         n = fmax(sqrt(s), 1e-12);
-        for (d = 0; d < D; ++d) wn[c * D + d] = (float)(l->alpha * w[d] / n);
+        for (d = 0; d < D; ++d) wn[c * D + d] = (float)(scale * w[d] / n);
     }
     in[0] = v.name;
     in[1] = og_init_float(x->g, og_name(x->g, "%s_w_unit_scaled", base), wn, wd, 2);
@@ -410,12 +407,12 @@ static int export_layer(ctx *x, int i)
         x->out[i] = v;
         return 1;
     case PLUGIN:
-        if (is_plugin(l, "mixdata")) {
+        if (plugin_layer_is(l, PLUGIN_TYPE_MIXDATA)) {
             x->out[i] = input_of(x, i);
             return 1;
         }
-        if (is_plugin(l, "cosine")) return export_cosine(x, i, l, base);
-        if (is_plugin(l, "expert_softmax")) return export_expert_softmax(x, i, l, base);
+        if (plugin_layer_is(l, PLUGIN_TYPE_COSINE)) return export_cosine(x, i, l, base);
+        if (plugin_layer_is(l, PLUGIN_TYPE_EXPERT_SOFTMAX)) return export_expert_softmax(x, i, l, base);
         if (plugin_is_loss_only(*l))
             return fail(x, "layer %d [%s] is a training loss, but the output depends on it", i, type_name(l));
         break;
