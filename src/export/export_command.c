@@ -183,7 +183,7 @@ int export_command(int argc, char **argv)
     meta_add(&meta, "weights_fnv1a", "%016llx", wsum);
     if (have_thr) {
         meta_add(&meta, "ood_score", "%s", ood_score_name(thr.score));
-        meta_add(&meta, "ood_threshold", "%.9g", thr.threshold);
+        meta_add(&meta, "ood_threshold", "%.17g", thr.threshold);
         meta_add(&meta, "ood_id_accepted", "%.9g", thr.id_accepted);
         meta_add(&meta, "ood_tpr_target", "%.9g", thr.tpr_target);
         meta_add(&meta, "ood_id_images", "%d", thr.id_images);

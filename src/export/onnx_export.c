@@ -262,9 +262,34 @@ static int export_shortcut(ctx *x, int i, const layer *l, const char *base)
 {
     tval a = input_of(x, i), b = x->out[l->index];
     const char *o;
-    if (l->w != l->out_w || l->h != l->out_h || l->c != l->out_c)
-        return fail(x, "layer %d [shortcut]: layer %d (from) is %dx%dx%d and the input %dx%dx%d: only equal shapes are exported",
-                    i, l->index, l->w, l->h, l->c, l->out_w, l->out_h, l->out_c);
+    if (l->w != l->out_w || l->h != l->out_h || l->c != l->out_c) {
+        /* Darknet's shortcut between unequal shapes (LGLA's option-A shortcut) adds from[c,
+           y*s, x*s] to channel c < min(c_from, c_out) of the input: a 1x1 convolution of
+           stride s whose weights are the identity on those channels and zero elsewhere. Only
+           whole-number downsampling is exported: other shapes sample positions no ONNX op
+           reproduces exactly. */
+        const int s = l->out_w > 0 ? l->w / l->out_w : 0;
+        const int minc = l->c < l->out_c ? l->c : l->out_c;
+        const int64_t wd[4] = {l->out_c, l->c, 1, 1}, k2[2] = {1, 1}, s2[2] = {s, s};
+        const char *in[2];
+        float *w;       /* [c_out, c_from] identity on the first minc channels */
+        onnx_node *nd;
+        int k;
+        if (s < 1 || l->w != l->out_w * s || l->h != l->out_h * s)
+            return fail(x, "layer %d [shortcut]: layer %d (from) is %dx%dx%d and the input %dx%dx%d: only equal "
+                        "shapes or a whole-number downsampling of from are exported",
+                        i, l->index, l->w, l->h, l->c, l->out_w, l->out_h, l->out_c);
+        w = calloc((size_t)l->out_c * l->c, sizeof(float));
+        for (k = 0; k < minc; ++k) w[k * l->c + k] = 1;
+        in[0] = as_image(x, b, l->c, l->h, l->w).name;
+        in[1] = og_init_float(x->g, og_name(x->g, "%s_from_select", base), w, wd, 4);
+        free(w);
+        o = og_name(x->g, "%s_from_sub", base);
+        nd = og_node(x->g, "Conv", o, o, 2, in);
+        og_attr_ints(x->g, nd, "kernel_shape", k2, 2);
+        og_attr_ints(x->g, nd, "strides", s2, 2);
+        b = (tval){o, 1, l->out_c, l->out_h, l->out_w, l->outputs};
+    }
     if (a.image || b.image) {
         a = as_image(x, a, l->out_c, l->out_h, l->out_w);
         b = as_image(x, b, l->out_c, l->out_h, l->out_w);
