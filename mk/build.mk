@@ -11,7 +11,10 @@ OPENMP  ?= 1
 OPENBLAS?= 1
 DNNL    ?= 0
 DEBUG   ?= 0
-OPTS    ?= -Ofast
+# -Ofast implies -ffinite-math-only, under which GCC deletes isnan/isinf/isfinite and x != x:
+# learning_rate=nan, NaN logits and non-finite losses passed every check in the shipped
+# build. -fno-finite-math-only keeps those checks and the rest of -Ofast.
+OPTS    ?= -Ofast -fno-finite-math-only
 ifeq ($(DEBUG),1)
 OPTS    := -O0 -g
 endif
