@@ -13,7 +13,10 @@ OPENBLAS?= 1
 # gpu-build lines, which leave DNNL out (DNNL=1 is the default of `make` itself).
 DNNL    ?= 0
 DEBUG   ?= 0
-OPTS    ?= -Ofast
+# -Ofast implies -ffinite-math-only, under which GCC deletes isnan/isinf/isfinite and x != x:
+# learning_rate=nan, NaN logits and non-finite losses passed every check in the shipped
+# build. -fno-finite-math-only keeps those checks and the rest of -Ofast.
+OPTS    ?= -Ofast -fno-finite-math-only
 ifeq ($(DEBUG),1)
 OPTS    := -O0 -g
 endif
