@@ -302,7 +302,9 @@ void forward_expert_softmax_layer(layer l, network net)
         const float *T = st->margin + k * C;                  /* [C] */
         double cost = 0;
         /* AALA: a_b = 1 + softmax_b(E_b), E_b = -T logsumexp(v_b / T). */
-        if (st->aala) {
+        if (st->keep_factors) {
+            /* a and g as the last forward left them (tests only) */
+        } else if (st->aala) {
             double emax = -DBL_MAX, es = 0;
             for (b = 0; b < B; ++b) {
                 double m = -DBL_MAX, s = 0;
@@ -317,8 +319,8 @@ void forward_expert_softmax_layer(layer l, network net)
             for (b = 0; b < B; ++b) a[b] = 1;
         }
         /* g: LGLA's angular re-weighting over the ID rows of each group. */
-        for (b = 0; b < B; ++b) w[b] = 1;
-        if (st->reweight) {
+        if (!st->keep_factors) for (b = 0; b < B; ++b) w[b] = 1;
+        if (st->reweight && !st->keep_factors) {
             double gsum[MAX_EXPERTS] = {0};
             int gn[MAX_EXPERTS] = {0};
             for (b = 0; b < B; ++b) {
