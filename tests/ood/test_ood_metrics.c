@@ -180,7 +180,7 @@ static void random_cross_check(void)
 /* Max-logit and energy AUROC from logits: ID rows have one dominant logit, OOD rows flat
  * ones (with ties). The scores must be the largest logit and log sum exp (brute force), and
  * the AUROC of each, higher = more ID, the pairwise count; a sign flipped anywhere gives
- * 1 - AUROC, which the bound AUROC > 0.9 then fails. */
+ * 1 - AUROC, which the bound AUROC > 0.7 then fails. */
 static void logit_scores_check(void)
 {
     enum { NI = 40, NO = 30, C = 5 };
@@ -189,7 +189,7 @@ static void logit_scores_check(void)
     int i, j, c;
     srand(23);
     for (i = 0; i < NI; ++i)
-        for (c = 0; c < C; ++c) zi[i][c] = (float)(rand() % 5) * 0.5f + (c == i % C ? 4.f : 0.f);
+        for (c = 0; c < C; ++c) zi[i][c] = (float)(rand() % 5) * 0.5f + (c == i % C ? 1.5f : 0.f);
     for (i = 0; i < NO; ++i)
         for (c = 0; c < C; ++c) zo[i][c] = (float)(rand() % 5) * 0.5f;
     for (i = 0; i < NI + NO; ++i) {
@@ -218,11 +218,11 @@ static void logit_scores_check(void)
     auroc_en = ood_auroc(en_i, NI, en_o, NO);
     CHECK(err_ml == 0, "logits: max-logit is the largest logit exactly (error %g)", err_ml);
     CHECK_CLOSE(err_en, 0, 1e-5, "logits: energy score is log sum exp of the logits");
-    CHECK(fabs(auroc_ml - wins_ml / (NI * NO)) < 1e-12 && auroc_ml > 0.9,
-          "logits: max-logit AUROC %.6f equals the pairwise count %.6f and is > 0.9 (ID has the dominant logit)",
+    CHECK(fabs(auroc_ml - wins_ml / (NI * NO)) < 1e-12 && auroc_ml > 0.7,
+          "logits: max-logit AUROC %.6f equals the pairwise count %.6f and is > 0.7 (ID has the dominant logit)",
           auroc_ml, wins_ml / (NI * NO));
-    CHECK(fabs(auroc_en - wins_en / (NI * NO)) < 1e-12 && auroc_en > 0.9,
-          "logits: energy AUROC %.6f equals the pairwise count %.6f and is > 0.9", auroc_en, wins_en / (NI * NO));
+    CHECK(fabs(auroc_en - wins_en / (NI * NO)) < 1e-12 && auroc_en > 0.7,
+          "logits: energy AUROC %.6f equals the pairwise count %.6f and is > 0.7", auroc_en, wins_en / (NI * NO));
 }
 
 int main(void)
