@@ -192,6 +192,18 @@ static void test_forward_reference(network *net)
 
 /* ---- Mixup's l ~ Beta(alpha, alpha) ---- */
 
+/* Sample mean, variance (n - 1) and fourth central moment of v[0..n). */
+static void moments(const double *v, int n, double *mean, double *var, double *m4)
+{
+    int i;
+    *mean = *var = *m4 = 0;
+    for (i = 0; i < n; ++i) *mean += v[i] / n;
+    for (i = 0; i < n; ++i) {
+        *var += (v[i] - *mean) * (v[i] - *mean) / (n - 1);
+        *m4 += pow(v[i] - *mean, 4) / n;
+    }
+}
+
 static void check_beta(network *net, double alpha, int forwards)
 {
     const layer *l = &net->layers[0];
@@ -199,7 +211,7 @@ static void check_beta(network *net, double alpha, int forwards)
     const int rows = l->batch, Xn = l->inputs, pairs = pr->pairs;
     float *input = calloc(rows * Xn, sizeof(float)), *truth = calloc(rows * NC, sizeof(float));
     double *v = malloc(sizeof(double) * forwards * pairs);
-    double mean = 0, var = 0, m4 = 0, want_var = 1 / (4 * (2 * alpha + 1)), se_mean, se_var;
+    double mean, var, m4, want_var = 1 / (4 * (2 * alpha + 1)), se_mean, se_var;
     int n = 0, i, p;
     network nn = *net;
     nn.input = input;
@@ -211,11 +223,7 @@ static void check_beta(network *net, double alpha, int forwards)
         l->forward(*l, nn);
         for (p = 0; p < pairs; ++p) v[n++] = pr->mixup_lambda[p];
     }
-    for (i = 0; i < n; ++i) mean += v[i] / n;
-    for (i = 0; i < n; ++i) {
-        var += (v[i] - mean) * (v[i] - mean) / (n - 1);
-        m4 += pow(v[i] - mean, 4) / n;
-    }
+    moments(v, n, &mean, &var, &m4);
     se_mean = sqrt(var / n);
     se_var = sqrt((m4 - var * var) / n);
     CHECK(fabs(mean - 0.5) < Z_MAX * se_mean,
@@ -300,7 +308,7 @@ static void check_cutmix(network *net, double a, int forwards)
     float *input = calloc(rows * Xn, sizeof(float)), *truth = calloc(rows * NC, sizeof(float));
     double *v = malloc(sizeof(double) * forwards * pairs), *colp = malloc(sizeof(double) * w),
            *rowp = malloc(sizeof(double) * h), *colf = calloc(w, sizeof(double)), *rowf = calloc(h, sizeof(double));
-    double el, el2, want_var, mean = 0, var = 0, m4 = 0, zc = 0, zr = 0;
+    double el, el2, want_var, mean, var, m4, zc = 0, zr = 0;
     int n = 0, i, p, q;
     network nn = *net;
     nn.input = input;
@@ -319,11 +327,7 @@ static void check_cutmix(network *net, double a, int forwards)
             for (q = box[1]; q < box[3]; ++q) rowf[q] += 1;
         }
     }
-    for (i = 0; i < n; ++i) mean += v[i] / n;
-    for (i = 0; i < n; ++i) {
-        var += (v[i] - mean) * (v[i] - mean) / (n - 1);
-        m4 += pow(v[i] - mean, 4) / n;
-    }
+    moments(v, n, &mean, &var, &m4);
     /* Largest deviation of a column's (row's) coverage, in binomial standard errors. */
     for (q = 0; q < w; ++q) zc = fmax(zc, fabs(colf[q] / n - colp[q]) / sqrt(colp[q] * (1 - colp[q]) / n + 1e-300));
     for (q = 0; q < h; ++q) zr = fmax(zr, fabs(rowf[q] / n - rowp[q]) / sqrt(rowp[q] * (1 - rowp[q]) / n + 1e-300));
