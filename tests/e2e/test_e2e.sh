@@ -16,10 +16,7 @@
 # since Darknet matches labels by substring of the image path (data.c fill_truth).
 set -u
 . "$(dirname "$0")/../lib/lib.sh"
-cd "$ROOT" || exit 1
-
-TMP=$(mktemp -d /tmp/ricasso-test-e2e.XXXXXX)
-trap 'rm -rf "$TMP"' EXIT
+test_tmp e2e
 LABELS=(crimson emerald azure)
 ITERS=40
 

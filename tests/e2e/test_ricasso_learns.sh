@@ -25,10 +25,7 @@
 # with full confidence in some seeds), and 0.77 for the untrained control.
 set -u
 . "$(dirname "$0")/../lib/lib.sh"
-cd "$ROOT" || exit 1
-
-TMP=$(mktemp -d "${TMPDIR:-/tmp}/ricasso-test-learns.XXXXXX")
-trap 'rm -rf "$TMP"' EXIT
+test_tmp learns
 LABELS=(hstripes vstripes dstripes box ring cross)
 TRAIN=(60 36 22 13 8 5)
 NOD_RATIO=0.40

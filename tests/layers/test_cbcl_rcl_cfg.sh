@@ -11,10 +11,7 @@
 # Tools: build/tests/tool_cfgcheck, build/tests/tool_weights.
 set -u
 . "$(dirname "$0")/../lib/lib.sh"
-cd "$ROOT" || exit 1
-
-TMP=$(mktemp -d /tmp/ricasso-test-cbcl-rcl-cfg.XXXXXX)
-trap 'rm -rf "$TMP"' EXIT
+test_tmp cbcl-rcl-cfg
 CFGCHECK=$TOOLS/tool_cfgcheck
 WEIGHTS=$TOOLS/tool_weights
 

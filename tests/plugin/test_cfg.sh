@@ -9,23 +9,22 @@
 # Each case is one check. Tools: build/tests/tool_cfgcheck, build/tests/tool_weights.
 set -u
 . "$(dirname "$0")/../lib/lib.sh"
-cd "$ROOT" || exit 1
-
-TMP=$(mktemp -d /tmp/ricasso-test-cfg.XXXXXX)
-trap 'rm -rf "$TMP"' EXIT
+test_tmp cfg
 CFGCHECK=$TOOLS/tool_cfgcheck
 WEIGHTS=$TOOLS/tool_weights
 
 # ---- every cfg of the project parses ----
 shopt -s globstar nullglob
-cfgs=(cfg/**/*.cfg)
+cfgs=("$ROOT"/cfg/**/*.cfg)
 shopt -u globstar nullglob
 if [ ${#cfgs[@]} -eq 0 ]; then
     echo "cfg/ holds no .cfg files: nothing to parse there"
 fi
+case_begin "every cfg under cfg/ parses"
 for c in "${cfgs[@]}"; do
-    expect_ok "cfg parses: $c" "$CFGCHECK" "$c"
+    expect_ok "cfg parses: ${c#"$ROOT"/}" "$CFGCHECK" "$c"
 done
+case_end
 
 # ---- a small valid cfg, then one defect at a time ----
 # write_cfg FILE [SED-EXPRESSION]: the base cfg, optionally edited.

@@ -10,22 +10,19 @@
 #   - scripts/train-progress: progress lines, the CSV, and the stop at a NaN loss.
 set -u
 . "$(dirname "$0")/../lib/lib.sh"
-cd "$ROOT" || exit 1
-
-TMP=$(mktemp -d /tmp/ricasso-test-bench.XXXXXX)
-trap 'rm -rf "$TMP"' EXIT
+test_tmp bench
 
 expect_error "bench-cifar10lt: without the shared data it says so" "the shared data folder $TMP/none is not there" "nothing was run" -- \
-    env BENCH_SHARED=$TMP/none scripts/bench-cifar10lt --out "$TMP/b1"
-BENCH_SHARED=$TMP/none scripts/bench-cifar10lt --out "$TMP/b1" >/dev/null 2>&1
+    env BENCH_SHARED=$TMP/none "$ROOT"/scripts/bench-cifar10lt --out "$TMP/b1"
+BENCH_SHARED=$TMP/none "$ROOT"/scripts/bench-cifar10lt --out "$TMP/b1" >/dev/null 2>&1
 check "bench-cifar10lt: ... with exit status 2" [ $? -eq 2 ]
 expect_error "bench-full-recipe: without the shared data it says so" "is not there" -- \
-    env BENCH_SHARED=$TMP/none DARKNET=$DARKNET scripts/bench-full-recipe --out "$TMP/b2" --methods ce
-expect_error "bench-cifar10lt: refuses --width 0.3" "--width '0.3'" -- env BENCH_SHARED=$TMP/none scripts/bench-cifar10lt --width 0.3
-expect_error "bench-cifar10lt: refuses an unknown argument" "unknown argument '--fast'" -- scripts/bench-cifar10lt --fast
-expect_error "bench-full-recipe: refuses an unknown method" "unknown method 'svm'" -- scripts/bench-full-recipe --methods ce,svm
+    env BENCH_SHARED=$TMP/none DARKNET=$DARKNET "$ROOT"/scripts/bench-full-recipe --out "$TMP/b2" --methods ce
+expect_error "bench-cifar10lt: refuses --width 0.3" "--width '0.3'" -- env BENCH_SHARED=$TMP/none "$ROOT"/scripts/bench-cifar10lt --width 0.3
+expect_error "bench-cifar10lt: refuses an unknown argument" "unknown argument '--fast'" -- "$ROOT"/scripts/bench-cifar10lt --fast
+expect_error "bench-full-recipe: refuses an unknown method" "unknown method 'svm'" -- "$ROOT"/scripts/bench-full-recipe --methods ce,svm
 
-BENCH_SHARED=$TMP/none scripts/bench-full-recipe --dry-run --out "$TMP/b3" >"$TMP/dry.out" 2>&1
+BENCH_SHARED=$TMP/none "$ROOT"/scripts/bench-full-recipe --dry-run --out "$TMP/b3" >"$TMP/dry.out" 2>&1
 rc=$?
 check "bench-full-recipe --dry-run: exits 0 without the shared data (rc $rc)" [ "$rc" -eq 0 ]
 check "bench-full-recipe --dry-run: the four committed cfgs, 38400 iterations, burn_in 480, steps 30720,34560" \
@@ -34,19 +31,19 @@ check "bench-full-recipe --dry-run: one classifier ood per method, and nothing r
     bash -c "[ \$(grep -c 'classifier ood ' '$TMP/dry.out') -eq 4 ] && grep -q 'nothing run' '$TMP/dry.out' && [ -z \"\$(ls -A '$TMP/b3')\" ]"
 
 # bench_cfg, from the library itself
-bench_out=$(ROOT=$ROOT PROG=t bash -c '. scripts/bench-lib.sh; for m in ce la lgla ricasso; do bench_cfg cfg/$m-resnet32-cifar10.cfg '"$TMP"'/$m.cfg 10 0.5 || exit 1; done' 2>&1)
+bench_out=$(ROOT=$ROOT PROG=t bash -c '. "$ROOT"/scripts/bench-lib.sh; for m in ce la lgla ricasso; do bench_cfg "$ROOT"/cfg/$m-resnet32-cifar10.cfg '"$TMP"'/$m.cfg 10 0.5 || exit 1; done' 2>&1)
 check "bench_cfg: rewrites the four cfgs ($bench_out)" [ -s "$TMP/ricasso.cfg" ]
 for m in ce la lgla ricasso; do
     check "bench_cfg $m: 10 epochs = 960 iterations, burn_in 96 (a tenth), steps 768,864" \
         bash -c "grep -qx 'max_batches=960' '$TMP/$m.cfg' && grep -qx 'burn_in=96' '$TMP/$m.cfg' && grep -qx 'steps=768,864' '$TMP/$m.cfg'"
     check "bench_cfg $m: only max_batches, burn_in, steps and the filters change" \
-        bash -c "diff cfg/$m-resnet32-cifar10.cfg '$TMP/$m.cfg' | grep '^[<>]' | grep -v -E '^[<>] (max_batches|burn_in|steps|filters)=' | grep -q . && exit 1 || exit 0"
+        bash -c "diff '$ROOT/cfg/$m-resnet32-cifar10.cfg' '$TMP/$m.cfg' | grep '^[<>]' | grep -v -E '^[<>] (max_batches|burn_in|steps|filters)=' | grep -q . && exit 1 || exit 0"
     check "bench_cfg $m: filters halved (16/32/64 -> 8/16/32)" \
-        bash -c "[ \"\$(grep '^filters=' cfg/$m-resnet32-cifar10.cfg | sed 's/filters=//' | awk '{ printf \"%d \", \$1 / 2 }')\" = \"\$(grep '^filters=' '$TMP/$m.cfg' | sed 's/filters=//' | tr '\n' ' ')\" ]"
+        bash -c "[ \"\$(grep '^filters=' '$ROOT/cfg/$m-resnet32-cifar10.cfg' | sed 's/filters=//' | awk '{ printf \"%d \", \$1 / 2 }')\" = \"\$(grep '^filters=' '$TMP/$m.cfg' | sed 's/filters=//' | tr '\n' ' ')\" ]"
     expect_ok "bench_cfg $m: the rewritten cfg parses" "$TOOLS/tool_cfgcheck" "$TMP/$m.cfg"
 done
-ROOT=$ROOT PROG=t bash -c '. scripts/bench-lib.sh; bench_cfg cfg/ce-resnet32-cifar10.cfg '"$TMP"'/ce400.cfg 400 1'
-check "bench_cfg: 400 epochs at width 1 is the committed cfg" cmp -s cfg/ce-resnet32-cifar10.cfg "$TMP/ce400.cfg"
+ROOT=$ROOT PROG=t bash -c '. "$ROOT"/scripts/bench-lib.sh; bench_cfg "$ROOT"/cfg/ce-resnet32-cifar10.cfg '"$TMP"'/ce400.cfg 400 1'
+check "bench_cfg: 400 epochs at width 1 is the committed cfg" cmp -s "$ROOT"/cfg/ce-resnet32-cifar10.cfg "$TMP/ce400.cfg"
 
 # bench_table on made-up results
 for m in a b; do
@@ -59,7 +56,7 @@ for m in a b; do
         done; done
     } >"$TMP/w/results/$m/metrics.csv"
 done
-ROOT=$ROOT WORK=$TMP/w PROG=t bash -c '. scripts/bench-lib.sh; bench_table a b' >"$TMP/table.txt" 2>&1
+ROOT=$ROOT WORK=$TMP/w PROG=t bash -c '. "$ROOT"/scripts/bench-lib.sh; bench_table a b' >"$TMP/table.txt" 2>&1
 check "bench_table: accuracy rows, one column per method" \
     bash -c "grep -qE '^ID top-1 accuracy % +80.00 +80.00$' '$TMP/table.txt' && grep -qE '^  few-shot % +70.00 +70.00$' '$TMP/table.txt'"
 check "bench_table: AUROC and FPR95 of msp, energy and odin per set, average last, no maxlogit" \
@@ -74,7 +71,7 @@ check "bench_table: TABLE.txt and TABLE.csv written" bash -c "[ -s '$TMP/w/resul
         echo "$i, 0.$i: 2.5, 2.6 avg, 0.1 rate, 0.01 seconds, $((i * 64)) images"
         echo "   losses: RCL -0.5 CBCL 0.1 NOD 2.$i  total 1.$i"
     done
-} | scripts/train-progress t 6 "$TMP/p.csv" >"$TMP/p.out"
+} | "$ROOT"/scripts/train-progress t 6 "$TMP/p.csv" >"$TMP/p.out"
 check "train-progress: a line per iteration for 6 iterations, with epoch, ETA and the mean components" \
     bash -c "[ \$(wc -l <'$TMP/p.out') -eq 6 ] && grep -qE '^\[100%\] iter 6/6  epoch   0.60  0m00s elapsed  ETA 0m00s  \| NOD 2.6000  CBCL 0.1000  RCL -0.5000  total 1.6000$' '$TMP/p.out'"
 check "train-progress: the CSV has every iteration" \
@@ -83,7 +80,7 @@ check "train-progress: the CSV has every iteration" \
     echo "1, 0.1: 2.5, 2.6 avg, 0.1 rate, 0.01 seconds, 64 images"
     echo "   losses: RCL -0.5 CBCL -nan NOD 2.1  total -nan"
     echo "2, 0.2: 2.5, 2.6 avg, 0.1 rate, 0.01 seconds, 128 images"
-} | scripts/train-progress t 2 "$TMP/n.csv" >"$TMP/n.out"
+} | "$ROOT"/scripts/train-progress t 2 "$TMP/n.csv" >"$TMP/n.out"
 rc=$?
 check "train-progress: stops with status 3 at a NaN component, naming it (rc $rc)" \
     bash -c "[ $rc -eq 3 ] && grep -qx 't: iteration 1: CBCL is -nan: stopping' '$TMP/n.out'"
