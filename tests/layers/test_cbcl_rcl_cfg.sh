@@ -85,15 +85,18 @@ expect_ok "[cbcl] without g0, g1, e0, e1 parses (defaults)" "$CFGCHECK" "$TMP/de
 write_cfg "$TMP/bounds.cfg" "$(edit_in cbcl '^g0=.*' 'g0=100'); $(edit_in cbcl '^e0=.*' 'e0=-1'); $(edit_in cbcl '^e1=.*' 'e1=100'); $(edit_in cbcl '^lambda=.*' 'lambda=0'); $(edit_in rcl '^lambda=.*' 'lambda=100')"
 expect_ok "[cbcl] g0=100 e0=-1 e1=100 lambda=0, [rcl] lambda=100 parse (closed bounds)" "$CFGCHECK" "$TMP/bounds.cfg"
 
-# ---- [cbcl] ----
-# cbcl_error NAME SED-EXPRESSION EXPECTED...: the edited cfg must fail naming layer 8 [cbcl].
-cbcl_error() {
-    local name=$1 expr=$2 f
-    shift 2
-    f="$TMP/cbcl-$(echo "$name" | tr -c 'a-zA-Z0-9' '_').cfg"
+# layer_error TYPE INDEX NAME SED-EXPRESSION EXPECTED...: the edited cfg must fail naming
+# layer INDEX [TYPE].
+layer_error() {
+    local type=$1 index=$2 name=$3 expr=$4 f
+    shift 4
+    f="$TMP/$type-$(echo "$name" | tr -c 'a-zA-Z0-9' '_').cfg"
     write_cfg "$f" "$expr"
-    expect_error "[cbcl] $name" "$f: layer 8 [cbcl]" "$@" -- "$CFGCHECK" "$f"
+    expect_error "[$type] $name" "$f: layer $index [$type]" "$@" -- "$CFGCHECK" "$f"
 }
+
+# ---- [cbcl] ----
+cbcl_error() { layer_error cbcl 8 "$@"; }
 cbcl_error "unknown key lamda" "$(edit_in cbcl '^lambda=0.1' 'lamda=0.1')" "key 'lamda'"
 cbcl_error "g0=0 is out of range (open bound)" "$(edit_in cbcl '^g0=.*' 'g0=0')" "key 'g0'" "out of range"
 cbcl_error "g0=101 is out of range" "$(edit_in cbcl '^g0=.*' 'g0=101')" "key 'g0'" "out of range"
@@ -127,13 +130,7 @@ check "sed for 'feature layers of different sizes' edits only the 3rd [connected
     [ "$(diff <(base_cfg) "$TMP/cbcl-feature_layers_of_different_sizes_.cfg" | grep -c '^[<>]')" -eq 2 ]
 
 # ---- [rcl] ----
-rcl_error() {
-    local name=$1 expr=$2 f
-    shift 2
-    f="$TMP/rcl-$(echo "$name" | tr -c 'a-zA-Z0-9' '_').cfg"
-    write_cfg "$f" "$expr"
-    expect_error "[rcl] $name" "$f: layer 7 [rcl]" "$@" -- "$CFGCHECK" "$f"
-}
+rcl_error() { layer_error rcl 7 "$@"; }
 rcl_error "unknown key lamdba" "$(edit_in rcl '^lambda=.*' 'lamdba=1')" "key 'lamdba'"
 rcl_error "lambda=-1 is out of range" "$(edit_in rcl '^lambda=.*' 'lambda=-1')" "key 'lambda'" "out of range"
 rcl_error "lambda=101 is out of range" "$(edit_in rcl '^lambda=.*' 'lambda=101')" "key 'lambda'" "out of range"

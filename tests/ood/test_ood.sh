@@ -50,48 +50,7 @@ labels=$TMP/labels.txt
 backup=$TMP/backup
 ood_noise=$TMP/noise/list.txt
 EOF
-cat >"$TMP/t.cfg" <<EOF
-[net]
-batch=16
-subdivisions=1
-width=16
-height=16
-channels=3
-learning_rate=0.1
-momentum=0.9
-decay=0.0005
-policy=constant
-max_batches=40
-
-[convolutional]
-batch_normalize=1
-filters=8
-size=3
-stride=1
-pad=1
-activation=leaky
-
-[maxpool]
-size=2
-stride=2
-
-[convolutional]
-batch_normalize=1
-filters=16
-size=3
-stride=1
-pad=1
-activation=leaky
-
-[avgpool]
-
-[connected]
-output=3
-activation=linear
-
-[softmax]
-groups=1
-EOF
+cp "$FIXTURES/stock-small.cfg" "$TMP/t.cfg"
 "$DARKNET" classifier train "$TMP/t.data" "$TMP/t.cfg" -seed 7 >"$TMP/train.log" 2>&1 </dev/null
 W=$TMP/backup/t.weights
 check "ood: the test network trains and saves its weights" [ -s "$W" ]
@@ -275,41 +234,9 @@ expect_error "demo: a missing video: a clean error naming it" "cannot open the v
     "$DARKNET" classifier demo "$TMP/t.data" "$TMP/t.cfg" "$W" "$TMP/nope.avi" -headless
 
 # ---- a network ending in [expert_softmax] ----
-cat >"$TMP/x.cfg" <<EOF
-[net]
-batch=16
-subdivisions=1
-width=16
-height=16
-channels=3
-learning_rate=0.05
-momentum=0.9
-decay=0.0005
-policy=constant
-max_batches=40
-
-[convolutional]
-batch_normalize=1
-filters=8
-size=3
-stride=1
-pad=1
-activation=leaky
-
-[maxpool]
-size=2
-stride=2
-
-[convolutional]
-batch_normalize=1
-filters=16
-size=3
-stride=1
-pad=1
-activation=leaky
-
-[avgpool]
-
+# the stock trunk (up to its [avgpool]) with two [cosine] experts
+cfg_set "$FIXTURES/stock-small.cfg" "$TMP/x-lr.cfg" net learning_rate 0.05
+{ sed '/^\[connected\]/,$d' "$TMP/x-lr.cfg"; cat <<EOF; } >"$TMP/x.cfg"
 [cosine]
 classes=3
 scale=10
