@@ -99,6 +99,15 @@ expect_ok() {
     if [ "$rc" -eq 0 ]; then pass "$name"; else fail "$name" "exit $rc: $(echo "$out" | tail -n 3 | tr '\n' '|')"; fi
 }
 
+# weights_init CFG WEIGHTS: tool_weights init writes WEIGHTS for CFG (seed 7), one check.
+weights_init() {
+    if "$TOOLS/tool_weights" init "$1" "$2" 7 >/dev/null 2>&1 && [ -s "$2" ]; then
+        pass "weights: init writes a weights file for the base cfg"
+    else
+        fail "weights: init writes a weights file for the base cfg" "tool_weights init failed"
+    fi
+}
+
 finish() {
     case_end
     if [ $((T_PASS + T_FAIL)) -eq 0 ]; then fail "no checks ran" "nothing was checked"; fi
