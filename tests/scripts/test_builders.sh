@@ -21,10 +21,10 @@ FD=$ROOT/scripts/make-folder-dataset
 
 # ---- the rule itself, on the official sizes ----
 check "rule: CIFAR-10-LT counts at IR 100 are 5000 2997 1796 1077 645 387 232 139 83 50" \
-    python3 -c "import sys; sys.path.insert(0, 'scripts'); from ltlib import lt_counts
+    python3 -c "import sys; sys.path.insert(0, '$ROOT/scripts'); from ltlib import lt_counts
 assert lt_counts(5000, 100, 10) == [5000, 2997, 1796, 1077, 645, 387, 232, 139, 83, 50]"
 check "rule: totals 12406/13996/20431 (CIFAR-10, IR 100/50/10) and 10847/12608/19573 (CIFAR-100)" \
-    python3 -c "import sys; sys.path.insert(0, 'scripts'); from ltlib import lt_counts
+    python3 -c "import sys; sys.path.insert(0, '$ROOT/scripts'); from ltlib import lt_counts
 assert [sum(lt_counts(5000, r, 10)) for r in (100, 50, 10)] == [12406, 13996, 20431]
 assert [sum(lt_counts(500, r, 100)) for r in (100, 50, 10)] == [10847, 12608, 19573]"
 
