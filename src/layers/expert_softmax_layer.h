@@ -71,6 +71,8 @@ typedef struct expert_softmax_state {
     float *expert_cost;    /* [K] loss of each expert in the last forward */
     float *mean_logit;     /* [B, C] mean of the experts' logits */
     int *row_class;        /* [B] class of each ID row, -1 for mixed rows */
+    int keep_factors;      /* test hook, 0 in use: 1 = forward keeps a and g as they are, so
+                              finite differences see them as the constants backward takes */
 } expert_softmax_state;
 
 layer parse_expert_softmax_layer(list *options, plugin_params params);

@@ -11,11 +11,8 @@
 # training list with a path that matches no label is refused before training starts.
 set -u
 . "$(dirname "$0")/../lib/lib.sh"
-cd "$ROOT" || exit 1
-
-TMP=$(mktemp -d /tmp/ricasso-test-nod.XXXXXX)
-trap 'rm -rf "$TMP"' EXIT
-CFG_SRC=cfg/resnet32-cifar-nod.cfg
+test_tmp nod
+CFG_SRC=$ROOT/cfg/resnet32-cifar-nod.cfg
 ITERS=4
 LABELS=(cat bobcat wildcat dog hotdog frog bullfrog ship airship deer)
 COUNTS=(24 18 13 10 8 6 5 4 3 2)

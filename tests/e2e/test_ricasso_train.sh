@@ -16,10 +16,7 @@
 #     and loads into the cfg.
 set -u
 . "$(dirname "$0")/../lib/lib.sh"
-cd "$ROOT" || exit 1
-
-TMP=$(mktemp -d /tmp/ricasso-test-train.XXXXXX)
-trap 'rm -rf "$TMP"' EXIT
+test_tmp train
 LABELS=(airplane automobile bird cat deer dog frog horse ship truck)
 COUNTS=(20 15 11 9 7 5 4 3 2 2)
 ITERS=3
@@ -153,7 +150,7 @@ train_run() {
     expect_ok "$name: the trained weights load into the cfg" "$TOOLS/tool_weights" load "$cfg" "$w"
 }
 
-train_run ricasso cfg/ricasso-resnet32-cifar10.cfg "RCL CBCL NOD" 1
-train_run nod0-aala0-cbcl1 cfg/ablation/ricasso-nod0-aala0-cbcl1.cfg "CBCL NOD" 0
+train_run ricasso "$ROOT"/cfg/ricasso-resnet32-cifar10.cfg "RCL CBCL NOD" 1
+train_run nod0-aala0-cbcl1 "$ROOT"/cfg/ablation/ricasso-nod0-aala0-cbcl1.cfg "CBCL NOD" 0
 
 finish

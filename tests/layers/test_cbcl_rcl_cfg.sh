@@ -11,10 +11,7 @@
 # Tools: build/tests/tool_cfgcheck, build/tests/tool_weights.
 set -u
 . "$(dirname "$0")/../lib/lib.sh"
-cd "$ROOT" || exit 1
-
-TMP=$(mktemp -d /tmp/ricasso-test-cbcl-rcl-cfg.XXXXXX)
-trap 'rm -rf "$TMP"' EXIT
+test_tmp cbcl-rcl-cfg
 CFGCHECK=$TOOLS/tool_cfgcheck
 WEIGHTS=$TOOLS/tool_weights
 
@@ -88,15 +85,18 @@ expect_ok "[cbcl] without g0, g1, e0, e1 parses (defaults)" "$CFGCHECK" "$TMP/de
 write_cfg "$TMP/bounds.cfg" "$(edit_in cbcl '^g0=.*' 'g0=100'); $(edit_in cbcl '^e0=.*' 'e0=-1'); $(edit_in cbcl '^e1=.*' 'e1=100'); $(edit_in cbcl '^lambda=.*' 'lambda=0'); $(edit_in rcl '^lambda=.*' 'lambda=100')"
 expect_ok "[cbcl] g0=100 e0=-1 e1=100 lambda=0, [rcl] lambda=100 parse (closed bounds)" "$CFGCHECK" "$TMP/bounds.cfg"
 
-# ---- [cbcl] ----
-# cbcl_error NAME SED-EXPRESSION EXPECTED...: the edited cfg must fail naming layer 8 [cbcl].
-cbcl_error() {
-    local name=$1 expr=$2 f
-    shift 2
-    f="$TMP/cbcl-$(echo "$name" | tr -c 'a-zA-Z0-9' '_').cfg"
+# layer_error TYPE INDEX NAME SED-EXPRESSION EXPECTED...: the edited cfg must fail naming
+# layer INDEX [TYPE].
+layer_error() {
+    local type=$1 index=$2 name=$3 expr=$4 f
+    shift 4
+    f="$TMP/$type-$(echo "$name" | tr -c 'a-zA-Z0-9' '_').cfg"
     write_cfg "$f" "$expr"
-    expect_error "[cbcl] $name" "$f: layer 8 [cbcl]" "$@" -- "$CFGCHECK" "$f"
+    expect_error "[$type] $name" "$f: layer $index [$type]" "$@" -- "$CFGCHECK" "$f"
 }
+
+# ---- [cbcl] ----
+cbcl_error() { layer_error cbcl 8 "$@"; }
 cbcl_error "unknown key lamda" "$(edit_in cbcl '^lambda=0.1' 'lamda=0.1')" "key 'lamda'"
 cbcl_error "g0=0 is out of range (open bound)" "$(edit_in cbcl '^g0=.*' 'g0=0')" "key 'g0'" "out of range"
 cbcl_error "g0=101 is out of range" "$(edit_in cbcl '^g0=.*' 'g0=101')" "key 'g0'" "out of range"
@@ -130,13 +130,7 @@ check "sed for 'feature layers of different sizes' edits only the 3rd [connected
     [ "$(diff <(base_cfg) "$TMP/cbcl-feature_layers_of_different_sizes_.cfg" | grep -c '^[<>]')" -eq 2 ]
 
 # ---- [rcl] ----
-rcl_error() {
-    local name=$1 expr=$2 f
-    shift 2
-    f="$TMP/rcl-$(echo "$name" | tr -c 'a-zA-Z0-9' '_').cfg"
-    write_cfg "$f" "$expr"
-    expect_error "[rcl] $name" "$f: layer 7 [rcl]" "$@" -- "$CFGCHECK" "$f"
-}
+rcl_error() { layer_error rcl 7 "$@"; }
 rcl_error "unknown key lamdba" "$(edit_in rcl '^lambda=.*' 'lamdba=1')" "key 'lamdba'"
 rcl_error "lambda=-1 is out of range" "$(edit_in rcl '^lambda=.*' 'lambda=-1')" "key 'lambda'" "out of range"
 rcl_error "lambda=101 is out of range" "$(edit_in rcl '^lambda=.*' 'lambda=101')" "key 'lambda'" "out of range"
@@ -160,11 +154,7 @@ expect_ok "control: [cbcl] without [mixdata] (and without [rcl]) parses" "$CFGCH
 
 # ---- centers in the weights file ----
 W=$TMP/base.weights
-if "$WEIGHTS" init "$TMP/base.cfg" "$W" 7 >/dev/null 2>&1 && [ -s "$W" ]; then
-    pass "weights: init writes a weights file for the base cfg"
-else
-    fail "weights: init writes a weights file for the base cfg" "tool_weights init failed"
-fi
+weights_init "$TMP/base.cfg" "$W"
 size=$(stat -c %s "$W" 2>/dev/null || echo 0)
 # header 3 ints + size_t; connected layers: outputs x (inputs + 1); centers K=2 x C=3 x D=5
 params=$(( (5 * 17) + (3 * 6) + (5 * 4) + (3 * 6) + (4 * 4) + (4 * 5) + 2 * 3 * 5 ))

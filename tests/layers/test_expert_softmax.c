@@ -22,13 +22,13 @@
  * 0, counts that give the wrong number of groups, a counts file that disagrees with the
  * training list, training without counts).
  *
- * Why the FD checks run with aala=0 reweight=0: the layer treats a and g as constants in
- * backward (METHOD-NOTES: "no gradient through the factor", g "computed without gradient"),
- * so with them on its gradient is NOT the derivative of its loss, and a finite difference of
- * the loss would include d a/dv and d g/dv. With them on, the gradient is instead compared
- * with the formula g_b (t_bc - q_bc sum_c' t_bc'), q = softmax(v + a_b T), computed by the
- * reference from the a and g the reference itself derives (and which must equal the layer's
- * stored a and g, checked separately).
+ * AALA and g in the FD checks: the layer treats a and g as constants in backward
+ * (METHOD-NOTES: "no gradient through the factor", g "computed without gradient"), so with
+ * them on its gradient is NOT the derivative of its loss, and a plain finite difference would
+ * include d a/dv and d g/dv. Those checks hold a and g at their forward values through the
+ * layer's keep_factors hook; the gradient is also compared with the formula
+ * g_b (t_bc - q_bc sum_c' t_bc'), q = softmax(v + a_b T), computed by the reference from the
+ * a and g the reference itself derives (and which must equal the layer's stored a and g).
  *
  * The cfg errors are checked by tests/layers/test_expert_softmax_cfg.sh.
  */
@@ -597,36 +597,59 @@ static void fd_grad(void *ctx)
     es_backward(x->net, x->truth);
 }
 
+/* FD of every expert's logits. With aala=0 g=0 the loss is differentiated as it is. With
+ * aala=1 g=1 (af = 1) the layer's keep_factors hook holds a and g at the values one normal
+ * forward gave them, so the differences see them as the constants backward takes them for
+ * (METHOD-NOTES: no gradient through either); that they are not trivial (a spread over the
+ * rows, some g above 1) is checked, so the case cannot pass with a = g = 1. */
 static void test_fd_logits(void)
 {
-    int K, th;
-    for (K = 1; K <= 3; ++K)
-        for (th = 0; th <= 1; ++th) {
-            es_cfg e = {K, 0, 0, K == 1 ? 1 : 3, 1, 0};
-            network *net = build(&e, "fd.cfg");
-            float truth[B * C];
-            fd_ctx x = {net, truth};
-            gc_var vars[MAXK];
-            char names[MAXK][32];
-            gc_result r;
-            gc_opts o = gc_default_opts();
-            int k, ok;
-            expert_softmax_set_counts(*es_layer(net), CIFAR10_LT_IR100, C);
-            /* The loss is a float summed over rows and experts: smaller logits keep it small
-               enough that its rounding does not swamp the differences. */
-            fill_logits_amp(net, K, 30 + K, 0.4);
-            o.step = 2e-2;   /* the rounding of the float loss / 2h stays well under the tolerance */
-            fill_targets(truth, th);
-            for (k = 0; k < K; ++k) {
-                snprintf(names[k], sizeof(names[k]), "expert %d logits", k + 1);
-                vars[k] = (gc_var){names[k], net->layers[1 + 2 * k].output, B * C, net->layers[1 + 2 * k].delta};
+    int K, th, af;
+    for (af = 0; af <= 1; ++af)
+        for (K = 1; K <= 3; ++K)
+            for (th = 0; th <= 1; ++th) {
+                es_cfg e = {K, af, af, K == 1 ? 1 : 3, 1, 0};
+                network *net = build(&e, "fd.cfg");
+                expert_softmax_state *st = es_state(net);
+                float truth[B * C];
+                fd_ctx x = {net, truth};
+                gc_var vars[MAXK];
+                char names[MAXK][32];
+                gc_result r;
+                gc_opts o = gc_default_opts();
+                double amin = INFINITY, amax = -INFINITY, gmax = 0;
+                int k, b, ok;
+                expert_softmax_set_counts(*es_layer(net), CIFAR10_LT_IR100, C);
+                /* The loss is a float summed over rows and experts: smaller logits keep it small
+                   enough that its rounding does not swamp the differences. */
+                fill_logits_amp(net, K, 30 + K, 0.4);
+                o.step = 2e-2;   /* the rounding of the float loss / 2h stays well under the tolerance */
+                fill_targets(truth, th);
+                if (af) {
+                    es_forward(net, truth);
+                    for (b = 0; b < K * B; ++b) {
+                        amin = fmin(amin, st->row_aala[b]);
+                        amax = fmax(amax, st->row_aala[b]);
+                        gmax = fmax(gmax, st->row_weight[b]);
+                    }
+                    st->keep_factors = 1;
+                }
+                for (k = 0; k < K; ++k) {
+                    snprintf(names[k], sizeof(names[k]), "expert %d logits", k + 1);
+                    vars[k] = (gc_var){names[k], net->layers[1 + 2 * k].output, B * C, net->layers[1 + 2 * k].delta};
+                }
+                ok = gradcheck("expert_softmax", vars, K, fd_loss, fd_grad, &x, &o, &r);
+                if (af)
+                    CHECK(ok && r.checked == K * B * C && r.max_abs_grad > 0.1 && amax - amin > 0.02 && gmax > 1.01,
+                          "expert_softmax K=%d aala=1 g=1 %s, a and g kept at their forward values (a in [%.3f, %.3f], "
+                          "g up to %.3f): FD gradient of every expert's logits (%d checked, max rel %.2g)",
+                          K, th ? "one+two-hot" : "one-hot", amin, amax, gmax, r.checked, r.max_rel_err);
+                else
+                    CHECK(ok && r.checked == K * B * C && r.max_abs_grad > 0.1,
+                          "expert_softmax K=%d aala=0 g=0 %s: FD gradient of every expert's logits (%d checked, max rel %.2g)",
+                          K, th ? "one+two-hot" : "one-hot", r.checked, r.max_rel_err);
+                free_network(net);
             }
-            ok = gradcheck("expert_softmax", vars, K, fd_loss, fd_grad, &x, &o, &r);
-            CHECK(ok && r.checked == K * B * C && r.max_abs_grad > 0.1,
-                  "expert_softmax K=%d aala=0 g=0 %s: FD gradient of every expert's logits (%d checked, max rel %.2g)",
-                  K, th ? "one+two-hot" : "one-hot", r.checked, r.max_rel_err);
-            free_network(net);
-        }
 }
 
 /* ---------------- a whole network ---------------- */

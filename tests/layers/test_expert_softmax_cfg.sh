@@ -5,10 +5,7 @@
 # message naming the layer and the key. Tool: build/tests/tool_cfgcheck.
 set -u
 . "$(dirname "$0")/../lib/lib.sh"
-cd "$ROOT" || exit 1
-
-TMP=$(mktemp -d /tmp/ricasso-test-expert-softmax-cfg.XXXXXX)
-trap 'rm -rf "$TMP"' EXIT
+test_tmp expert-softmax-cfg
 CFGCHECK=$TOOLS/tool_cfgcheck
 
 # CIFAR-10-LT, imbalance ratio 100

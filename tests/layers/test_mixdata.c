@@ -6,6 +6,8 @@
  *     labels are l y_i + (1-l) y_j and sum to 1; the source rows, the input and the source
  *     labels are untouched; the mixed slots of the input are never read;
  *   - Mixup's l follows Beta(alpha, alpha) (mean and variance, for alpha=1 and alpha=0.4);
+ *   - CutMix's l has the mean and variance that cutmix_alpha (1 and 0.5) and the clipped
+ *     box specify, and the boxes' centres are uniform (coverage of every column and row);
  *   - identity at test time (net.train=0) and at batch 1; a seeded run repeats exactly;
  *   - FD gradient of the input through the mixing, and backward accumulating;
  *   - the sampler: class frequencies of instance and class-reversed draws over 200k draws on
@@ -190,6 +192,18 @@ static void test_forward_reference(network *net)
 
 /* ---- Mixup's l ~ Beta(alpha, alpha) ---- */
 
+/* Sample mean, variance (n - 1) and fourth central moment of v[0..n). */
+static void moments(const double *v, int n, double *mean, double *var, double *m4)
+{
+    int i;
+    *mean = *var = *m4 = 0;
+    for (i = 0; i < n; ++i) *mean += v[i] / n;
+    for (i = 0; i < n; ++i) {
+        *var += (v[i] - *mean) * (v[i] - *mean) / (n - 1);
+        *m4 += pow(v[i] - *mean, 4) / n;
+    }
+}
+
 static void check_beta(network *net, double alpha, int forwards)
 {
     const layer *l = &net->layers[0];
@@ -197,7 +211,7 @@ static void check_beta(network *net, double alpha, int forwards)
     const int rows = l->batch, Xn = l->inputs, pairs = pr->pairs;
     float *input = calloc(rows * Xn, sizeof(float)), *truth = calloc(rows * NC, sizeof(float));
     double *v = malloc(sizeof(double) * forwards * pairs);
-    double mean = 0, var = 0, m4 = 0, want_var = 1 / (4 * (2 * alpha + 1)), se_mean, se_var;
+    double mean, var, m4, want_var = 1 / (4 * (2 * alpha + 1)), se_mean, se_var;
     int n = 0, i, p;
     network nn = *net;
     nn.input = input;
@@ -209,11 +223,7 @@ static void check_beta(network *net, double alpha, int forwards)
         l->forward(*l, nn);
         for (p = 0; p < pairs; ++p) v[n++] = pr->mixup_lambda[p];
     }
-    for (i = 0; i < n; ++i) mean += v[i] / n;
-    for (i = 0; i < n; ++i) {
-        var += (v[i] - mean) * (v[i] - mean) / (n - 1);
-        m4 += pow(v[i] - mean, 4) / n;
-    }
+    moments(v, n, &mean, &var, &m4);
     se_mean = sqrt(var / n);
     se_var = sqrt((m4 - var * var) / n);
     CHECK(fabs(mean - 0.5) < Z_MAX * se_mean,
@@ -234,6 +244,119 @@ static void test_beta(network *net)
     check_beta(net, 1.0, 3000);
     check_beta(n04, 0.4, 3000);
     free_network(n04);
+}
+
+/* ---- CutMix: l's distribution, cutmix_alpha and the box placement ----
+ * The published l is 1 - (clipped box area) / (W H), with a box of floor(W r) x floor(H r),
+ * r = sqrt(1 - u), u ~ Beta(a, a) (a = cutmix_alpha), centred on a uniform pixel. Its exact
+ * moments and each column's and row's chance of lying inside the box follow from that
+ * specification: integrated over u (midpoint rule; Beta(1/2, 1/2) through u = sin^2 t, t
+ * uniform) and summed over every centre. The layer's draws must match them. */
+
+enum { CUT_GRID = 100000 };
+
+/* Mean over the centres c in [0, n) of the clipped extent of a box of size s, of its
+ * square, and of [q in box] for each q: what the layer's cutmix_box does along one axis. */
+static void axis_moments(int n, int s, double *m1, double *m2, double *cover)
+{
+    int c, q;
+    *m1 = *m2 = 0;
+    for (q = 0; q < n; ++q) cover[q] = 0;
+    for (c = 0; c < n; ++c) {
+        int a = c - s / 2, b = a + s;
+        if (a < 0) a = 0;
+        if (b > n) b = n;
+        if (b < a) b = a;
+        *m1 += (double)(b - a) / n;
+        *m2 += (double)(b - a) * (b - a) / n;
+        for (q = a; q < b; ++q) cover[q] += 1.0 / n;
+    }
+}
+
+/* Exact E[l], E[l^2] and the column/row coverage for a W x H image and cutmix_alpha a
+ * (a = 1 or 1/2). */
+static void cutmix_expect(int w, int h, double a, double *el, double *el2, double *colp, double *rowp)
+{
+    double *cx = malloc(sizeof(double) * w), *cy = malloc(sizeof(double) * h);
+    double ea = 0, ea2 = 0;
+    int i, q;
+    for (q = 0; q < w; ++q) colp[q] = 0;
+    for (q = 0; q < h; ++q) rowp[q] = 0;
+    for (i = 0; i < CUT_GRID; ++i) {
+        const double t = (i + 0.5) / CUT_GRID;
+        const double u = a == 1 ? t : pow(sin(t * M_PI / 2), 2);
+        const float r = sqrtf(1.f - (float)u);
+        double x1, x2, y1, y2;
+        axis_moments(w, (int)(w * r), &x1, &x2, cx);
+        axis_moments(h, (int)(h * r), &y1, &y2, cy);
+        ea += x1 * y1 / ((double)w * h) / CUT_GRID;
+        ea2 += x2 * y2 / ((double)w * h * w * h) / CUT_GRID;
+        for (q = 0; q < w; ++q) colp[q] += cx[q] / CUT_GRID;
+        for (q = 0; q < h; ++q) rowp[q] += cy[q] / CUT_GRID;
+    }
+    *el = 1 - ea;
+    *el2 = 1 - 2 * ea + ea2;
+    free(cx);
+    free(cy);
+}
+
+static void check_cutmix(network *net, double a, int forwards)
+{
+    const layer *l = &net->layers[0];
+    const mix_pairing *pr = mixdata_find_pairing(net);
+    const int rows = l->batch, Xn = l->inputs, pairs = pr->pairs, w = l->w, h = l->h;
+    float *input = calloc(rows * Xn, sizeof(float)), *truth = calloc(rows * NC, sizeof(float));
+    double *v = malloc(sizeof(double) * forwards * pairs), *colp = malloc(sizeof(double) * w),
+           *rowp = malloc(sizeof(double) * h), *colf = calloc(w, sizeof(double)), *rowf = calloc(h, sizeof(double));
+    double el, el2, want_var, mean, var, m4, zc = 0, zr = 0;
+    int n = 0, i, p, q;
+    network nn = *net;
+    nn.input = input;
+    nn.truth = truth;
+    nn.truths = NC;
+    nn.train = 1;
+    cutmix_expect(w, h, a, &el, &el2, colp, rowp);
+    want_var = el2 - el * el;
+    srand(91);
+    for (i = 0; i < forwards; ++i) {
+        l->forward(*l, nn);
+        for (p = 0; p < pairs; ++p) {
+            const int *box = pr->cutmix_box + 4 * p;
+            v[n++] = pr->cutmix_lambda[p];
+            for (q = box[0]; q < box[2]; ++q) colf[q] += 1;
+            for (q = box[1]; q < box[3]; ++q) rowf[q] += 1;
+        }
+    }
+    moments(v, n, &mean, &var, &m4);
+    /* Largest deviation of a column's (row's) coverage, in binomial standard errors. */
+    for (q = 0; q < w; ++q) zc = fmax(zc, fabs(colf[q] / n - colp[q]) / sqrt(colp[q] * (1 - colp[q]) / n + 1e-300));
+    for (q = 0; q < h; ++q) zr = fmax(zr, fabs(rowf[q] / n - rowp[q]) / sqrt(rowp[q] * (1 - rowp[q]) / n + 1e-300));
+    CHECK(fabs(mean - el) < Z_MAX * sqrt(var / n),
+          "mixdata cutmix_alpha=%g, %dx%d: mean of %d CutMix l is the specified %.4f (%.4f, %.1f standard errors off)", a,
+          w, h, n, el, mean, fabs(mean - el) / sqrt(var / n));
+    CHECK(fabs(var - want_var) < Z_MAX * sqrt((m4 - var * var) / n),
+          "mixdata cutmix_alpha=%g, %dx%d: variance of CutMix l is the specified %.4f (%.4f, %.1f standard errors off)", a,
+          w, h, want_var, var, fabs(var - want_var) / sqrt((m4 - var * var) / n));
+    CHECK(zc < Z_MAX && zr < Z_MAX,
+          "mixdata cutmix_alpha=%g, %dx%d: each column's and row's share of boxes covering it is that of a uniform centre "
+          "(worst %.1f and %.1f standard errors off)", a, w, h, zc, zr);
+    free(input);
+    free(truth);
+    free(v);
+    free(colp);
+    free(rowp);
+    free(colf);
+    free(rowf);
+}
+
+static void test_cutmix(network *net)
+{
+    /* cutmix_alpha=0.5 with Mixup's alpha left at 1: CutMix must read its own key. */
+    network *n05 = parse_cfg_text("cutmix.cfg",
+        "[net]\nbatch=30\nwidth=16\nheight=12\nchannels=1\n\n[mixdata]\nmixup=0\ncutmix_alpha=0.5\n");
+    check_cutmix(net, 1.0, 3000);
+    check_cutmix(n05, 0.5, 3000);
+    free_network(n05);
 }
 
 /* ---- identity at test time and at batch 1; backward of the identity ---- */
@@ -670,6 +793,7 @@ int main(void)
           "mixdata cfg: parses to one PLUGIN layer made by the mixdata entry");
     test_forward_reference(net);
     test_beta(net);
+    test_cutmix(net);
     test_identity(net);
     test_seed(net);
     test_gradient(net);

@@ -4,10 +4,7 @@
 # naming the layer and the key. Tool: build/tests/tool_cfgcheck.
 set -u
 . "$(dirname "$0")/../lib/lib.sh"
-cd "$ROOT" || exit 1
-
-TMP=$(mktemp -d /tmp/ricasso-test-mixdata-cfg.XXXXXX)
-trap 'rm -rf "$TMP"' EXIT
+test_tmp mixdata-cfg
 CFGCHECK=$TOOLS/tool_cfgcheck
 
 # batch 8 = 2 pairs of (instance, reversed, Mixup, CutMix) rows

@@ -13,9 +13,11 @@
  *      of x_i +- h to float does not bias the estimate; L is accumulated in double;
  *   3. the element passes when |fd - analytic| <= rel_tol * max(|fd|, |analytic|, floor),
  *      floor = max(abs_floor, rel_floor * max_i |analytic_i|) over that variable: Caffe's
- *      max(|a|, |b|, 1) with its 1 scaled to the tensor's gradients; rel_floor is small
- *      (1e-2), so an element 100x smaller than the largest is still compared relatively
- *      and a 2x error in it is caught (test_gradcheck.c checks that it is).
+ *      max(|a|, |b|, 1) with its 1 scaled to the tensor's gradients, and a small absolute
+ *      floor (1e-3) for a tensor whose gradients are all near 0; rel_floor is small (3e-2),
+ *      so a 2x error in an element 1000x smaller than the largest (an error of 1e-3 x the
+ *      largest, against rel_tol x floor = 3e-4 x the largest) is caught (test_gradcheck.c
+ *      checks that it is).
  * loss(ctx) and grad(ctx) must reseed every random generator they use (srand(fixed)) before
  * each forward pass, so that a stochastic layer draws the same numbers every time; the
  * checker verifies that two calls of loss(ctx) at the same point return the same value and
@@ -56,7 +58,7 @@ typedef struct gc_opts {
     double rel_floor;     /* the floor is also at least rel_floor * max_i |analytic_i| of the
                              variable, so elements with tiny gradients are compared on the
                              scale of that variable's gradients, not against float noise
-                             (default 1e-2) */
+                             (default 3e-2) */
     int max_per_var;      /* check at most this many elements per variable, spread evenly
                              over the whole array (0 = all) */
     gc_kink_fn kink;      /* optional */

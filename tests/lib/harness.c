@@ -1,6 +1,7 @@
 /* See harness.h. */
 #define _XOPEN_SOURCE 700
 #include "harness.h"
+#include "tool_png.h"
 
 #include <ftw.h>
 #include <math.h>
@@ -172,4 +173,22 @@ const char *repo_path(const char *rel)
     p = buf[k++ % 8];
     snprintf(p, sizeof(buf[0]), "%s/%s", root, rel);
     return p;
+}
+
+/* ---- the image-making tools ---- */
+
+int tool_save_png(image im, const char *dir, int i, const char *name)
+{
+    char base[1300];
+    /* save_image_options appends ".png"; Darknet's buffer for the name is 256 bytes */
+    snprintf(base, sizeof(base), "%s/%d_%s", dir, i, name);
+    if (strlen(base) > 240) {
+        fprintf(stderr, "path too long: %s\n", base);
+        free_image(im);
+        return 0;
+    }
+    save_image_options(im, base, PNG, 0);
+    free_image(im);
+    printf("%s.png\n", base);
+    return 1;
 }

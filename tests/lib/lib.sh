@@ -8,8 +8,56 @@ ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 TOOLS=$ROOT/build/tests
 DARKNET=$ROOT/build/test/darknet
 
-pass() { T_PASS=$((T_PASS + 1)); echo "PASS $1"; }
-fail() { T_FAIL=$((T_FAIL + 1)); echo "FAIL $1: $2"; }
+# test_tmp NAME: TMP, a fresh folder for this test (under $TMPDIR, which tests/run.sh points
+# at the test's own empty folder), removed on exit, and the current folder from here on:
+# what a command writes where it runs (Darknet's bad.list, ...) stays in it. Paths into the
+# repository are $ROOT-absolute; no test depends on the folder it was started in.
+test_tmp() {
+    TMP=$(mktemp -d "${TMPDIR:-/tmp}/ricasso-test-$1.XXXXXX") || exit 1
+    trap 'cd / && rm -rf "$TMP"' EXIT
+    cd "$TMP" || exit 1
+}
+
+T_CASE=
+T_CASE_PASS=0
+T_CASE_FAIL=0
+pass() {
+    if [ -n "$T_CASE" ]; then T_CASE_PASS=$((T_CASE_PASS + 1)); return; fi
+    T_PASS=$((T_PASS + 1))
+    echo "PASS $1"
+}
+fail() {
+    if [ -n "$T_CASE" ]; then
+        T_CASE_FAIL=$((T_CASE_FAIL + 1))
+        echo "  in $T_CASE: FAIL $1: $2"
+        return
+    fi
+    T_FAIL=$((T_FAIL + 1))
+    echo "FAIL $1: $2"
+}
+
+# case_begin NAME ... case_end: the checks between are one test case (a sweep of one
+# behaviour over many files, sets or scores), as case_begin/case_end of tests/lib/harness.h:
+# one "PASS NAME (N checks)" line, or one FAIL line after each failed check printed as
+# "  in NAME: FAIL ...".
+case_begin() {
+    [ -n "$T_CASE" ] && case_end
+    T_CASE=$1
+    T_CASE_PASS=0
+    T_CASE_FAIL=0
+}
+case_end() {
+    local name=$T_CASE n=$((T_CASE_PASS + T_CASE_FAIL))
+    [ -n "$name" ] || return 0
+    T_CASE=
+    if [ "$n" -eq 0 ]; then
+        fail "$name (0 checks)" "no checks ran in this case"
+    elif [ "$T_CASE_FAIL" -eq 0 ]; then
+        pass "$name ($n checks)"
+    else
+        fail "$name ($n checks)" "$T_CASE_FAIL of $n checks failed (above)"
+    fi
+}
 
 # check NAME CONDITION-COMMAND...: passes when the command succeeds.
 check() {
@@ -51,7 +99,17 @@ expect_ok() {
     if [ "$rc" -eq 0 ]; then pass "$name"; else fail "$name" "exit $rc: $(echo "$out" | tail -n 3 | tr '\n' '|')"; fi
 }
 
+# weights_init CFG WEIGHTS: tool_weights init writes WEIGHTS for CFG (seed 7), one check.
+weights_init() {
+    if "$TOOLS/tool_weights" init "$1" "$2" 7 >/dev/null 2>&1 && [ -s "$2" ]; then
+        pass "weights: init writes a weights file for the base cfg"
+    else
+        fail "weights: init writes a weights file for the base cfg" "tool_weights init failed"
+    fi
+}
+
 finish() {
+    case_end
     if [ $((T_PASS + T_FAIL)) -eq 0 ]; then fail "no checks ran" "nothing was checked"; fi
     echo "@@ counts $T_PASS $T_FAIL"
     [ "$T_FAIL" -eq 0 ]

@@ -21,10 +21,7 @@
 #   9. with ../shared/data present, a real OOD set (Textures, 40 images) goes through too.
 set -u
 . "$(dirname "$0")/../lib/lib.sh"
-cd "$ROOT" || exit 1
-
-TMP=$(mktemp -d /tmp/ricasso-test-ood.XXXXXX)
-trap 'rm -rf "$TMP"' EXIT
+test_tmp ood
 LABELS=(crimson emerald azure)
 
 # ---- data ----
@@ -42,7 +39,7 @@ with open(sys.argv[1] + "/grey.bin", "wb") as f:
     for k in range(15):
         f.write(bytes([k]) + bytes([40 + 12 * k]) * 3072)
 EOF
-scripts/ood-from-cifar-bin "$TMP/noise.bin" "$TMP/noise" >/dev/null && scripts/ood-from-cifar-bin "$TMP/grey.bin" "$TMP/grey" >/dev/null \
+"$ROOT"/scripts/ood-from-cifar-bin "$TMP/noise.bin" "$TMP/noise" >/dev/null && "$ROOT"/scripts/ood-from-cifar-bin "$TMP/grey.bin" "$TMP/grey" >/dev/null \
     && pass "ood: OOD sets converted from CIFAR records (20 noise, 15 grey)" || fail "ood: convert OOD sets" "ood-from-cifar-bin failed"
 printf '%s\n' "${LABELS[@]}" >"$TMP/labels.txt"
 cat >"$TMP/t.data" <<EOF
@@ -53,48 +50,7 @@ labels=$TMP/labels.txt
 backup=$TMP/backup
 ood_noise=$TMP/noise/list.txt
 EOF
-cat >"$TMP/t.cfg" <<EOF
-[net]
-batch=16
-subdivisions=1
-width=16
-height=16
-channels=3
-learning_rate=0.1
-momentum=0.9
-decay=0.0005
-policy=constant
-max_batches=40
-
-[convolutional]
-batch_normalize=1
-filters=8
-size=3
-stride=1
-pad=1
-activation=leaky
-
-[maxpool]
-size=2
-stride=2
-
-[convolutional]
-batch_normalize=1
-filters=16
-size=3
-stride=1
-pad=1
-activation=leaky
-
-[avgpool]
-
-[connected]
-output=3
-activation=linear
-
-[softmax]
-groups=1
-EOF
+cp "$FIXTURES/stock-small.cfg" "$TMP/t.cfg"
 "$DARKNET" classifier train "$TMP/t.data" "$TMP/t.cfg" -seed 7 >"$TMP/train.log" 2>&1 </dev/null
 W=$TMP/backup/t.weights
 check "ood: the test network trains and saves its weights" [ -s "$W" ]
@@ -105,12 +61,14 @@ OUT=$TMP/res
     >"$TMP/ood.out" 2>"$TMP/ood.err" </dev/null
 rc=$?
 check "ood: classifier ood exits 0 (rc $rc; $(tail -n 1 "$TMP/ood.err"))" [ "$rc" -eq 0 ]
+case_begin "ood: summary.txt, scores.csv, metrics.csv, accuracy.csv, per_class.csv and every roc_SET_SCORE.csv written"
 for f in summary.txt scores.csv metrics.csv accuracy.csv per_class.csv; do
     check "ood: $f written" [ -s "$OUT/$f" ]
 done
 for s in noise grey; do for sc in msp energy maxlogit odin; do
     check "ood: roc_${s}_$sc.csv written" [ -s "$OUT/roc_${s}_$sc.csv" ]
 done; done
+case_end
 check "ood: the table has ID accuracy, shot groups with their rule, and all four metrics" \
     bash -c "grep -q '^ID top-1 accuracy' '$TMP/ood.out' && grep -q 'medium-shot' '$TMP/ood.out' && grep -q 'rule: ImageNet-LT convention' '$TMP/ood.out' \
              && grep -qE 'AUROC +AUPR-in +AUPR-out +FPR95' '$TMP/ood.out' && grep -q '^average ' '$TMP/ood.out' && grep -q 'average_precision_score' '$TMP/ood.out'"
@@ -137,6 +95,7 @@ check "ood: accuracy.csv per group adds up to the ID test set" \
 check "ood: metrics.csv: 4 scores x (noise, grey, average), all metrics in [0, 1]" \
     awk -F, 'NR > 1 { n++; for (i = 4; i <= 7; ++i) if ($i < 0 || $i > 1 || $i == "") exit 1 } END { exit n != 12 }' "$OUT/metrics.csv"
 # AUROC by counting pairs (ties 1/2), for every set and score
+case_begin "ood: AUROC of msp, energy and odin on noise and grey = pairs counted from scores.csv"
 for s in noise grey; do for col in 7:msp 8:energy 10:odin; do
     c=${col%%:*}; sc=${col#*:}
     want=$(awk -F, -v s="$s" -v c="$c" '$1 == "id" { id[++ni] = $c } $1 == s { o[++no] = $c }
@@ -144,6 +103,7 @@ for s in noise grey; do for col in 7:msp 8:energy 10:odin; do
     got=$(awk -F, -v s="$s" -v sc="$sc" '$1 == s && $3 == sc { print $4 }' "$OUT/metrics.csv")
     check "ood: AUROC of $sc on $s ($got) = pairs counted from scores.csv ($want)" [ "$got" = "$want" ]
 done; done
+case_end
 
 # the threshold file
 T=$W.ood
@@ -157,11 +117,13 @@ read -r acc next_acc < <(awk -F, -v t="$thr" '$1 == "id" { n++; v[n] = $10; if (
 check "ood: the threshold accepts $acc >= 95% of the ID odin scores" awk -v a="$acc" 'BEGIN { exit !(a >= 0.95) }'
 check "ood: the next higher ID score would accept $next_acc < 95% (the threshold is the highest)" awk -v a="$next_acc" 'BEGIN { exit !(a < 0.95) }'
 check "ood: id_accepted in the file is that fraction" grep -qx "id_accepted=$acc" "$T"
+case_begin "ood: FPR95 of odin on noise and grey = fraction at or above the threshold"
 for s in noise grey; do
     want=$(awk -F, -v s="$s" -v t="$thr" '$1 == s { n++; if ($10 >= t + 0) a++ } END { printf "%.6f", a / n }' "$OUT/scores.csv")
     got=$(awk -F, -v s="$s" '$1 == s && $3 == "odin" { print $7 }' "$OUT/metrics.csv")
     check "ood: FPR95 of odin on $s ($got) = fraction of $s at or above the threshold ($want)" [ "$got" = "$want" ]
 done
+case_end
 
 # -noodin: three scores, msp threshold
 "$DARKNET" classifier ood "$TMP/t.data" "$TMP/t.cfg" "$W" -noodin -out "$TMP/res-noodin" >"$TMP/noodin.out" 2>&1 </dev/null
@@ -272,41 +234,9 @@ expect_error "demo: a missing video: a clean error naming it" "cannot open the v
     "$DARKNET" classifier demo "$TMP/t.data" "$TMP/t.cfg" "$W" "$TMP/nope.avi" -headless
 
 # ---- a network ending in [expert_softmax] ----
-cat >"$TMP/x.cfg" <<EOF
-[net]
-batch=16
-subdivisions=1
-width=16
-height=16
-channels=3
-learning_rate=0.05
-momentum=0.9
-decay=0.0005
-policy=constant
-max_batches=40
-
-[convolutional]
-batch_normalize=1
-filters=8
-size=3
-stride=1
-pad=1
-activation=leaky
-
-[maxpool]
-size=2
-stride=2
-
-[convolutional]
-batch_normalize=1
-filters=16
-size=3
-stride=1
-pad=1
-activation=leaky
-
-[avgpool]
-
+# the stock trunk (up to its [avgpool]) with two [cosine] experts
+cfg_set "$FIXTURES/stock-small.cfg" "$TMP/x-lr.cfg" net learning_rate 0.05
+{ sed '/^\[connected\]/,$d' "$TMP/x-lr.cfg"; cat <<EOF; } >"$TMP/x.cfg"
 [cosine]
 classes=3
 scale=10
@@ -387,13 +317,15 @@ expect_error "errors: predict with a malformed threshold file names it" "plain.w
 
 # ---- plots ----
 if command -v gnuplot >/dev/null; then
-    scripts/plot-ood "$OUT" >"$TMP/plot.log" 2>&1
+    "$ROOT"/scripts/plot-ood "$OUT" >"$TMP/plot.log" 2>&1
     rc=$?
     check "plots: scripts/plot-ood exits 0 (rc $rc: $(tail -n 1 "$TMP/plot.log"))" [ "$rc" -eq 0 ]
+    case_begin "plots: roc_noise, roc_grey, hist_SCORE and per_class are PNGs"
     for f in roc_noise roc_grey hist_msp hist_energy hist_maxlogit hist_odin per_class; do
         check "plots: $f.png is a PNG" bash -c "[ \"\$(head -c 8 '$OUT/$f.png' | od -An -tx1 | tr -d ' \n')\" = 89504e470d0a1a0a ]"
     done
-    expect_error "plots: a folder that is not a results folder is refused" "metrics.csv missing" -- scripts/plot-ood "$TMP/noise"
+    case_end
+    expect_error "plots: a folder that is not a results folder is refused" "metrics.csv missing" -- "$ROOT"/scripts/plot-ood "$TMP/noise"
 else
     echo "note: gnuplot is not installed: plots not checked (apt-get install gnuplot-nox)"
 fi
@@ -401,7 +333,7 @@ fi
 # ---- real data, when the shared folder is there ----
 SHARED=$ROOT/../shared/data/ood-textures/textures10_32.bin.gz
 if [ -f "$SHARED" ]; then
-    scripts/ood-from-cifar-bin "$SHARED" "$TMP/textures" --limit 40 >/dev/null
+    "$ROOT"/scripts/ood-from-cifar-bin "$SHARED" "$TMP/textures" --limit 40 >/dev/null
     "$DARKNET" classifier ood "$D" "$TMP/t.cfg" "$W" -ood "textures=$TMP/textures/list.txt" -out "$TMP/rtex" >"$TMP/tex.out" 2>&1 </dev/null
     check "shared data: 40 Textures images (32x32, center-cropped to 16x16) go through classifier ood" \
         bash -c "grep -qE '^textures +40 +msp' '$TMP/tex.out' && [ \$(grep -c '^textures,' '$TMP/rtex/scores.csv') -eq 40 ]"

@@ -5,12 +5,9 @@
 # checked by tests/ood/test_ood_io.c (decoded by OpenCV and by Darknet).
 set -u
 . "$(dirname "$0")/../lib/lib.sh"
-cd "$ROOT" || exit 1
-
-TMP=$(mktemp -d /tmp/ricasso-test-ood-convert.XXXXXX)
-trap 'rm -rf "$TMP"' EXIT
-C=scripts/ood-from-cifar-bin
-F=scripts/ood-from-folder
+test_tmp ood-convert
+C=$ROOT/scripts/ood-from-cifar-bin
+F=$ROOT/scripts/ood-from-folder
 
 # 4 records, labels 3 1 4 1, pixels from a fixed generator
 python3 - "$TMP/four.bin" <<'EOF'

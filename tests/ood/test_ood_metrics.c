@@ -1,11 +1,13 @@
 /* OOD metrics (src/ood/ood_metrics.c) on cases computed by hand (worked out in the
- * comments), plus a cross-check against brute-force definitions on random tied scores.
+ * comments), plus a cross-check against brute-force definitions on random tied scores
+ * (AUROC, AUPR-in, AUPR-out, threshold, FPR95), and max-logit and energy AUROC from logits.
  * ID is positive, higher = more ID; thresholds are the distinct score values (score >= t). */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 
 #include "ood_metrics.h"
+#include "ood_score.h"
 
 #include "harness.h"
 
@@ -129,7 +131,7 @@ static void random_cross_check(void)
     srand(11);
     for (trial = 0; trial < 50; ++trial) {
         ood_metrics m;
-        double wins = 0, ap = 0, prev_r = 0, best_t = -INFINITY, fpr = 0;
+        double wins = 0, ap = 0, ap_out = 0, prev_r = 0, best_t = -INFINITY, fpr = 0;
         int i, j;
         /* Integer scores 0..7 (many ties); some trials shift OOD up or down. */
         for (i = 0; i < NI; ++i) id[i] = (float)(rand() % 8);
@@ -146,6 +148,17 @@ static void random_cross_check(void)
                 prev_r = (double)tp / NI;
             }
         }
+        /* AUPR-out: OOD positive, lower = more OOD: thresholds score <= t, ascending. */
+        prev_r = 0;
+        for (i = -2; i <= 9; ++i) {
+            int tp = 0, fp = 0;
+            for (j = 0; j < NO; ++j) tp += ood[j] <= i;
+            for (j = 0; j < NI; ++j) fp += id[j] <= i;
+            if (tp + fp && (double)tp / NO > prev_r) {
+                ap_out += ((double)tp / NO - prev_r) * tp / (tp + fp);
+                prev_r = (double)tp / NO;
+            }
+        }
         for (i = 0; i < NI; ++i) {
             int tp = 0;
             for (j = 0; j < NI; ++j) tp += id[j] >= id[i];
@@ -153,14 +166,63 @@ static void random_cross_check(void)
         }
         for (j = 0; j < NO; ++j) fpr += ood[j] >= best_t;
         fpr /= NO;
-        if (fabs(m.auroc - wins / (NI * NO)) > 1e-12 || fabs(m.aupr_in - ap) > 1e-12 || m.threshold != best_t ||
-            fabs(m.fpr - fpr) > 1e-12) {
+        if (fabs(m.auroc - wins / (NI * NO)) > 1e-12 || fabs(m.aupr_in - ap) > 1e-12 ||
+            fabs(m.aupr_out - ap_out) > 1e-12 || m.threshold != best_t || fabs(m.fpr - fpr) > 1e-12) {
             all_ok = 0;
-            printf("  trial %d: auroc %.9f vs %.9f, ap %.9f vs %.9f, t %g vs %g, fpr %.9f vs %.9f\n", trial, m.auroc,
-                   wins / (NI * NO), m.aupr_in, ap, m.threshold, best_t, m.fpr, fpr);
+            printf("  trial %d: auroc %.9f vs %.9f, ap %.9f vs %.9f, ap_out %.9f vs %.9f, t %g vs %g, fpr %.9f vs %.9f\n",
+                   trial, m.auroc, wins / (NI * NO), m.aupr_in, ap, m.aupr_out, ap_out, m.threshold, best_t, m.fpr, fpr);
         }
     }
-    CHECK(all_ok, "random ties: AUROC, AUPR-in, threshold and FPR95 equal brute-force definitions in 50 trials");
+    CHECK(all_ok,
+          "random ties: AUROC, AUPR-in, AUPR-out, threshold and FPR95 equal brute-force definitions in 50 trials");
+}
+
+/* Max-logit and energy AUROC from logits: ID rows have one dominant logit, OOD rows flat
+ * ones (with ties). The scores must be the largest logit and log sum exp (brute force), and
+ * the AUROC of each, higher = more ID, the pairwise count; a sign flipped anywhere gives
+ * 1 - AUROC, which the bound AUROC > 0.7 then fails. */
+static void logit_scores_check(void)
+{
+    enum { NI = 40, NO = 30, C = 5 };
+    float zi[NI][C], zo[NO][C], ml_i[NI], ml_o[NO], en_i[NI], en_o[NO];
+    double err_ml = 0, err_en = 0, wins_ml = 0, wins_en = 0, auroc_ml, auroc_en;
+    int i, j, c;
+    srand(23);
+    for (i = 0; i < NI; ++i)
+        for (c = 0; c < C; ++c) zi[i][c] = (float)(rand() % 5) * 0.5f + (c == i % C ? 1.5f : 0.f);
+    for (i = 0; i < NO; ++i)
+        for (c = 0; c < C; ++c) zo[i][c] = (float)(rand() % 5) * 0.5f;
+    for (i = 0; i < NI + NO; ++i) {
+        const float *z = i < NI ? zi[i] : zo[i - NI];
+        double mx = z[0], se = 0;
+        for (c = 1; c < C; ++c) mx = fmax(mx, z[c]);
+        for (c = 0; c < C; ++c) se += exp(z[c]);
+        if (i < NI) {
+            ml_i[i] = ood_maxlogit(z, C);
+            en_i[i] = ood_energy(z, C, 1);
+            err_ml = err_max(err_ml, fabs(ml_i[i] - mx));
+            err_en = err_max(err_en, fabs(en_i[i] - log(se)));
+        } else {
+            ml_o[i - NI] = ood_maxlogit(z, C);
+            en_o[i - NI] = ood_energy(z, C, 1);
+            err_ml = err_max(err_ml, fabs(ml_o[i - NI] - mx));
+            err_en = err_max(err_en, fabs(en_o[i - NI] - log(se)));
+        }
+    }
+    for (i = 0; i < NI; ++i)
+        for (j = 0; j < NO; ++j) {
+            wins_ml += ml_i[i] > ml_o[j] ? 1 : ml_i[i] == ml_o[j] ? 0.5 : 0;
+            wins_en += en_i[i] > en_o[j] ? 1 : en_i[i] == en_o[j] ? 0.5 : 0;
+        }
+    auroc_ml = ood_auroc(ml_i, NI, ml_o, NO);
+    auroc_en = ood_auroc(en_i, NI, en_o, NO);
+    CHECK(err_ml == 0, "logits: max-logit is the largest logit exactly (error %g)", err_ml);
+    CHECK_CLOSE(err_en, 0, 1e-5, "logits: energy score is log sum exp of the logits");
+    CHECK(fabs(auroc_ml - wins_ml / (NI * NO)) < 1e-12 && auroc_ml > 0.7,
+          "logits: max-logit AUROC %.6f equals the pairwise count %.6f and is > 0.7 (ID has the dominant logit)",
+          auroc_ml, wins_ml / (NI * NO));
+    CHECK(fabs(auroc_en - wins_en / (NI * NO)) < 1e-12 && auroc_en > 0.7,
+          "logits: energy AUROC %.6f equals the pairwise count %.6f and is > 0.7", auroc_en, wins_en / (NI * NO));
 }
 
 int main(void)
@@ -169,5 +231,6 @@ int main(void)
     roc_case();
     bad_input();
     random_cross_check();
+    logit_scores_check();
     return harness_finish();
 }

@@ -277,30 +277,44 @@ static void check_odin(const char *label, network *net)
     ood_scorer_free(&s);
 }
 
-static void test_experts(void)
+/* One scorer forward of uniform inputs on NET: *d is the largest difference of the logits
+ * from scale x the mean of layers a's and b's outputs (a == b: that layer's), *dp of the
+ * probabilities from layer prob's output. Returns whether the scorer found a head of KIND
+ * at LAYER with C classes. */
+static int head_forward(network *net, float odin_t, int kind, int layer, int C, int a, int b, double scale, int prob,
+                        double *d, double *dp)
 {
-    network *net;
     ood_scorer s;
     char err[256];
     float *x;
-    double d = 0, dp = 0;
-    int i;
-    srand(3);
-    net = net_from_text("experts.cfg", cfg_experts);
-    randomize_bn(net);
-    CHECK(ood_scorer_init(&s, net, 1000, 0.0014f, 1, err, sizeof(err)) && s.head.kind == OOD_HEAD_EXPERT &&
-          s.head.layer == 9 && s.C == 4, "experts: the head is [expert_softmax] (layer 9), 4 classes");
+    int i, ok = ood_scorer_init(&s, net, odin_t, 0.0014f, 1, err, sizeof(err));
+    *d = *dp = INFINITY;
+    if (!ok) return 0;
+    ok = s.head.kind == kind && s.head.layer == layer && s.C == C;
     x = calloc(s.B * s.X, sizeof(float));
     gc_fill_uniform(x, s.B * s.X, 0, 1);
     ood_forward(&s, x);
+    *d = *dp = 0;
     for (i = 0; i < s.B * s.C; ++i) {
-        d = err_max(d, fabs(s.logits[i] - 0.5 * (net->layers[4].output[i] + net->layers[8].output[i])));
-        dp = err_max(dp, fabs(s.prob[i] - net->layers[9].output[i]));
+        *d = err_max(*d, fabs(s.logits[i] - scale * 0.5 * (net->layers[a].output[i] + net->layers[b].output[i])));
+        *dp = err_max(*dp, fabs(s.prob[i] - net->layers[prob].output[i]));
     }
-    CHECK(d < 1e-6, "experts: logits = mean of the two [cosine] outputs (max diff %.2g)", d);
-    CHECK(dp < 1e-6, "experts: softmax(logits) = the network's output (max diff %.2g)", dp);
     free(x);
     ood_scorer_free(&s);
+    return ok;
+}
+
+static void test_experts(void)
+{
+    network *net;
+    double d, dp;
+    srand(3);
+    net = net_from_text("experts.cfg", cfg_experts);
+    randomize_bn(net);
+    CHECK(head_forward(net, 1000, OOD_HEAD_EXPERT, 9, 4, 4, 8, 1, 9, &d, &dp),
+          "experts: the head is [expert_softmax] (layer 9), 4 classes");
+    CHECK(d < 1e-6, "experts: logits = mean of the two [cosine] outputs (max diff %.2g)", d);
+    CHECK(dp < 1e-6, "experts: softmax(logits) = the network's output (max diff %.2g)", dp);
     check_gradient("experts T=1", net, 1);
     check_gradient("experts T=1000", net, 1000);
     check_rows_independent("experts", net);
@@ -311,27 +325,14 @@ static void test_experts(void)
 static void test_softmax(void)
 {
     network *net;
-    ood_scorer s;
-    char err[256];
-    float *x;
-    double d = 0, dp = 0;
-    int i;
+    double d, dp;
     srand(4);
     net = net_from_text("softmax.cfg", cfg_softmax);
     randomize_bn(net);
-    CHECK(ood_scorer_init(&s, net, 1000, 0.0014f, 1, err, sizeof(err)) && s.head.kind == OOD_HEAD_SOFTMAX &&
-          s.head.layer == 3 && s.C == 5, "softmax: the head is [softmax] (layer 3), 5 classes");
-    x = calloc(s.B * s.X, sizeof(float));
-    gc_fill_uniform(x, s.B * s.X, 0, 1);
-    ood_forward(&s, x);
-    for (i = 0; i < s.B * s.C; ++i) {
-        d = err_max(d, fabs(s.logits[i] - net->layers[2].output[i]));
-        dp = err_max(dp, fabs(s.prob[i] - net->layers[3].output[i]));
-    }
+    CHECK(head_forward(net, 1000, OOD_HEAD_SOFTMAX, 3, 5, 2, 2, 1, 3, &d, &dp),
+          "softmax: the head is [softmax] (layer 3), 5 classes");
     CHECK(d == 0, "softmax: logits = the [softmax]'s input");
     CHECK(dp < 1e-6, "softmax: softmax(logits) = the network's output (max diff %.2g)", dp);
-    free(x);
-    ood_scorer_free(&s);
     check_gradient("softmax T=1", net, 1);
     check_gradient("softmax T=1000", net, 1000);
     check_rows_independent("softmax", net);
@@ -341,18 +342,8 @@ static void test_softmax(void)
     srand(5);
     net = net_from_text("softmax_t2.cfg", cfg_softmax_t2);
     randomize_bn(net);
-    ood_scorer_init(&s, net, 1, 0.0014f, 1, err, sizeof(err));
-    x = calloc(s.B * s.X, sizeof(float));
-    gc_fill_uniform(x, s.B * s.X, 0, 1);
-    ood_forward(&s, x);
-    d = dp = 0;
-    for (i = 0; i < s.B * s.C; ++i) {
-        d = err_max(d, fabs(s.logits[i] - net->layers[1].output[i] / 2));
-        dp = err_max(dp, fabs(s.prob[i] - net->layers[2].output[i]));
-    }
-    CHECK(d < 1e-7 && dp < 1e-6, "softmax temperature=2: logits = input / 2, softmax(logits) = output");
-    free(x);
-    ood_scorer_free(&s);
+    CHECK(head_forward(net, 1, OOD_HEAD_SOFTMAX, 2, 5, 1, 1, 0.5, 2, &d, &dp) && d < 1e-7 && dp < 1e-6,
+          "softmax temperature=2: the head is [softmax] (layer 2), logits = input / 2, softmax(logits) = output");
     check_gradient("softmax temperature=2, T=1", net, 1);
     free_network(net);
 }

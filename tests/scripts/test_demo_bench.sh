@@ -14,25 +14,22 @@
 #     for 512-row steps (ROWS=4), and the stop at a NaN loss.
 set -u
 . "$(dirname "$0")/../lib/lib.sh"
-cd "$ROOT" || exit 1
-
-TMP=$(mktemp -d /tmp/ricasso-test-bench.XXXXXX)
-trap 'rm -rf "$TMP"' EXIT
+test_tmp bench
 
 expect_error "bench-cifar10lt: without the shared data it says so" "the shared data folder $TMP/none is not there" "nothing was run" -- \
-    env BENCH_SHARED=$TMP/none scripts/bench-cifar10lt --out "$TMP/b1"
-BENCH_SHARED=$TMP/none scripts/bench-cifar10lt --out "$TMP/b1" >/dev/null 2>&1
+    env BENCH_SHARED=$TMP/none "$ROOT"/scripts/bench-cifar10lt --out "$TMP/b1"
+BENCH_SHARED=$TMP/none "$ROOT"/scripts/bench-cifar10lt --out "$TMP/b1" >/dev/null 2>&1
 check "bench-cifar10lt: ... with exit status 2" [ $? -eq 2 ]
 expect_error "bench-full-recipe: without the shared data it says so" "is not there" -- \
-    env BENCH_SHARED=$TMP/none DARKNET=$DARKNET scripts/bench-full-recipe --out "$TMP/b2" --methods ce
-expect_error "bench-cifar10lt: refuses --width 0.3" "--width '0.3'" -- env BENCH_SHARED=$TMP/none scripts/bench-cifar10lt --width 0.3
-expect_error "bench-cifar10lt: refuses an unknown argument" "unknown argument '--fast'" -- scripts/bench-cifar10lt --fast
-expect_error "bench-full-recipe: refuses an unknown method" "unknown method 'svm'" -- scripts/bench-full-recipe --methods ce,svm
-expect_error "bench-cifar10lt: refuses an unknown method" "unknown method 'svm'" -- scripts/bench-cifar10lt --methods lgla,svm
-expect_error "bench-cifar10lt: refuses --eval-ood -1" "--eval-ood '-1'" -- scripts/bench-cifar10lt --eval-ood -1
-expect_error "bench-full-recipe: refuses --measure 3 (steps 2..N time the step)" "--measure '3'" -- scripts/bench-full-recipe --measure 3
+    env BENCH_SHARED=$TMP/none DARKNET=$DARKNET "$ROOT"/scripts/bench-full-recipe --out "$TMP/b2" --methods ce
+expect_error "bench-cifar10lt: refuses --width 0.3" "--width '0.3'" -- env BENCH_SHARED=$TMP/none "$ROOT"/scripts/bench-cifar10lt --width 0.3
+expect_error "bench-cifar10lt: refuses an unknown argument" "unknown argument '--fast'" -- "$ROOT"/scripts/bench-cifar10lt --fast
+expect_error "bench-full-recipe: refuses an unknown method" "unknown method 'svm'" -- "$ROOT"/scripts/bench-full-recipe --methods ce,svm
+expect_error "bench-cifar10lt: refuses an unknown method" "unknown method 'svm'" -- "$ROOT"/scripts/bench-cifar10lt --methods lgla,svm
+expect_error "bench-cifar10lt: refuses --eval-ood -1" "--eval-ood '-1'" -- "$ROOT"/scripts/bench-cifar10lt --eval-ood -1
+expect_error "bench-full-recipe: refuses --measure 3 (steps 2..N time the step)" "--measure '3'" -- "$ROOT"/scripts/bench-full-recipe --measure 3
 
-BENCH_SHARED=$TMP/none scripts/bench-full-recipe --dry-run --out "$TMP/b3" >"$TMP/dry.out" 2>&1
+BENCH_SHARED=$TMP/none "$ROOT"/scripts/bench-full-recipe --dry-run --out "$TMP/b3" >"$TMP/dry.out" 2>&1
 rc=$?
 check "bench-full-recipe --dry-run: exits 0 without the shared data (rc $rc)" [ "$rc" -eq 0 ]
 check "bench-full-recipe --dry-run: CE, LA, LGLA: 38400 steps of 128 rows, burn_in 480, steps 30720,34560" \
@@ -41,17 +38,17 @@ check "bench-full-recipe --dry-run: RICASSO: the same 38400 steps, of 512 rows" 
     grep -qE '^  ricasso .*cfg/ricasso-resnet32-cifar10.cfg -seed 1   \(38400 steps of 512 rows, burn_in 480, steps 30720,34560\)$' "$TMP/dry.out"
 check "bench-full-recipe --dry-run: one classifier ood per method, and nothing run" \
     bash -c "[ \$(grep -c 'classifier ood ' '$TMP/dry.out') -eq 4 ] && grep -q 'nothing run' '$TMP/dry.out' && [ -z \"\$(ls -A '$TMP/b3')\" ]"
-BENCH_SHARED=$TMP/none scripts/bench-full-recipe --dry-run --ablation --out "$TMP/b4" >"$TMP/dry4.out" 2>&1
+BENCH_SHARED=$TMP/none "$ROOT"/scripts/bench-full-recipe --dry-run --ablation --out "$TMP/b4" >"$TMP/dry4.out" 2>&1
 check "bench-full-recipe --dry-run --ablation: adds the rows +NOD+RCL and +AALA (the ablation cfgs, 512 rows a step)" \
     bash -c "grep -qE '^  nod +darknet classifier train .*cfg/ablation/ricasso-nod1-aala0-cbcl0.cfg -seed 1   \(38400 steps of 512 rows' '$TMP/dry4.out' \
              && grep -qE '^  nod-aala darknet classifier train .*cfg/ablation/ricasso-nod1-aala1-cbcl0.cfg -seed 1   \(38400 steps of 512 rows' '$TMP/dry4.out' \
              && [ \$(grep -c 'classifier ood ' '$TMP/dry4.out') -eq 6 ]"
 
 # bench_cfg, from the library itself
-bench_out=$(ROOT=$ROOT PROG=t bash -c '. scripts/bench-lib.sh; for m in ce la lgla ricasso nod nod-aala; do bench_cfg "$(method_cfg $m)" '"$TMP"'/$m.cfg 10 0.5 || exit 1; done' 2>&1)
+bench_out=$(ROOT=$ROOT PROG=t bash -c '. "$ROOT"/scripts/bench-lib.sh; for m in ce la lgla ricasso nod nod-aala; do bench_cfg "$(method_cfg $m)" '"$TMP"'/$m.cfg 10 0.5 || exit 1; done' 2>&1)
 check "bench_cfg: rewrites the six cfgs ($bench_out)" [ -s "$TMP/nod-aala.cfg" ]
 for m in ce la lgla ricasso nod nod-aala; do
-    src=$(ROOT=$ROOT PROG=t bash -c '. scripts/bench-lib.sh; method_cfg '"$m")
+    src=$(ROOT=$ROOT PROG=t bash -c '. "$ROOT"/scripts/bench-lib.sh; method_cfg '"$m")
     check "bench_cfg $m: 10 epochs = 960 steps (96 an epoch for every method), burn_in 96 (a tenth), steps 768,864" \
         bash -c "grep -qx 'max_batches=960' '$TMP/$m.cfg' && grep -qx 'burn_in=96' '$TMP/$m.cfg' && grep -qx 'steps=768,864' '$TMP/$m.cfg'"
     check "bench_cfg $m: only max_batches, burn_in, steps and the filters change" \
@@ -64,14 +61,14 @@ for m in ce la lgla ricasso nod nod-aala; do
 done
 check "bench_cfg: ricasso and nod keep 512 rows a step and pairs=128" \
     bash -c "grep -qx 'batch=512' '$TMP/ricasso.cfg' && grep -qx 'pairs=128' '$TMP/ricasso.cfg' && grep -qx 'batch=512' '$TMP/nod.cfg'"
-sed 's/^batch=128/batch=64/' cfg/lgla-resnet32-cifar10.cfg >"$TMP/b64.cfg"
+sed 's/^batch=128/batch=64/' "$ROOT"/cfg/lgla-resnet32-cifar10.cfg >"$TMP/b64.cfg"
 expect_error "bench_cfg: refuses a cfg with batch=64 (not 128 instance rows a step)" "batch=64, not the step layout of 128 instance rows" -- \
-    env ROOT="$ROOT" PROG=t bash -c '. scripts/bench-lib.sh; bench_cfg "$1" "$2" 10 1' _ "$TMP/b64.cfg" "$TMP/b64.out.cfg"
-sed 's/^pairs=128/pairs=32/' cfg/ricasso-resnet32-cifar10.cfg >"$TMP/p32.cfg"
+    env ROOT="$ROOT" PROG=t bash -c '. "$ROOT"/scripts/bench-lib.sh; bench_cfg "$1" "$2" 10 1' _ "$TMP/b64.cfg" "$TMP/b64.out.cfg"
+sed 's/^pairs=128/pairs=32/' "$ROOT"/cfg/ricasso-resnet32-cifar10.cfg >"$TMP/p32.cfg"
 expect_error "bench_cfg: refuses [mixdata] pairs=32 (the old 32 instance rows of 128)" "[mixdata] pairs=32 with batch=512" -- \
-    env ROOT="$ROOT" PROG=t bash -c '. scripts/bench-lib.sh; bench_cfg "$1" "$2" 10 1' _ "$TMP/p32.cfg" "$TMP/p32.out.cfg"
-ROOT=$ROOT PROG=t bash -c '. scripts/bench-lib.sh; bench_cfg cfg/ce-resnet32-cifar10.cfg '"$TMP"'/ce400.cfg 400 1'
-check "bench_cfg: 400 epochs at width 1 is the committed cfg" cmp -s cfg/ce-resnet32-cifar10.cfg "$TMP/ce400.cfg"
+    env ROOT="$ROOT" PROG=t bash -c '. "$ROOT"/scripts/bench-lib.sh; bench_cfg "$1" "$2" 10 1' _ "$TMP/p32.cfg" "$TMP/p32.out.cfg"
+ROOT=$ROOT PROG=t bash -c '. "$ROOT"/scripts/bench-lib.sh; bench_cfg "$ROOT"/cfg/ce-resnet32-cifar10.cfg '"$TMP"'/ce400.cfg 400 1'
+check "bench_cfg: 400 epochs at width 1 is the committed cfg" cmp -s "$ROOT"/cfg/ce-resnet32-cifar10.cfg "$TMP/ce400.cfg"
 
 # bench_table on made-up results
 for m in a b; do
@@ -84,7 +81,7 @@ for m in a b; do
         done; done
     } >"$TMP/w/results/$m/metrics.csv"
 done
-ROOT=$ROOT WORK=$TMP/w PROG=t bash -c '. scripts/bench-lib.sh; bench_table a b' >"$TMP/table.txt" 2>&1
+ROOT=$ROOT WORK=$TMP/w PROG=t bash -c '. "$ROOT"/scripts/bench-lib.sh; bench_table a b' >"$TMP/table.txt" 2>&1
 check "bench_table: accuracy rows, one column per method" \
     bash -c "grep -qE '^ID top-1 accuracy % +80.00 +80.00$' '$TMP/table.txt' && grep -qE '^  few-shot % +70.00 +70.00$' '$TMP/table.txt'"
 check "bench_table: AUROC and FPR95 of msp, energy, maxlogit and odin per set, average last" \
@@ -101,7 +98,7 @@ check "bench_table: TABLE.txt and TABLE.csv written" bash -c "[ -s '$TMP/w/resul
         echo "$i, 0.$i: 2.5, 2.6 avg, 0.1 rate, 0.01 seconds, $((i * 64)) images"
         echo "   losses: RCL -0.5 CBCL 0.1 NOD 2.$i  total 1.$i"
     done
-} | scripts/train-progress t 6 "$TMP/p.csv" >"$TMP/p.out"
+} | "$ROOT"/scripts/train-progress t 6 "$TMP/p.csv" >"$TMP/p.out"
 check "train-progress: a line per iteration for 6 iterations, with epoch, ETA and the mean components" \
     bash -c "[ \$(wc -l <'$TMP/p.out') -eq 6 ] && grep -qE '^\[100%\] iter 6/6  epoch   0.60  0m00s elapsed  ETA 0m00s  \| NOD 2.6000  CBCL 0.1000  RCL -0.5000  total 1.6000$' '$TMP/p.out'"
 check "train-progress: the CSV has every iteration" \
@@ -111,14 +108,14 @@ check "train-progress: the CSV has every iteration" \
         echo "$i, 0.$((4 * i)): 2.5, 2.6 avg, 0.1 rate, 0.01 seconds, $((i * 64)) images"
         echo "   losses: RCL -0.5 CBCL 0.1 NOD 2.$i  total 1.$i"
     done
-} | scripts/train-progress t 2 "$TMP/r.csv" 4 >"$TMP/r.out"
+} | "$ROOT"/scripts/train-progress t 2 "$TMP/r.csv" 4 >"$TMP/r.out"
 check "train-progress ROWS=4: the epoch counts passes over the training set (Darknet's / 4), on screen and in the CSV" \
     bash -c "grep -qE '^\[100%\] iter 2/2  epoch   0.20 ' '$TMP/r.out' && [ \"\$(sed -n 3p '$TMP/r.csv' | cut -d, -f1-2)\" = '2,0.200000' ]"
 {
     echo "1, 0.1: 2.5, 2.6 avg, 0.1 rate, 0.01 seconds, 64 images"
     echo "   losses: RCL -0.5 CBCL -nan NOD 2.1  total -nan"
     echo "2, 0.2: 2.5, 2.6 avg, 0.1 rate, 0.01 seconds, 128 images"
-} | scripts/train-progress t 2 "$TMP/n.csv" >"$TMP/n.out"
+} | "$ROOT"/scripts/train-progress t 2 "$TMP/n.csv" >"$TMP/n.out"
 rc=$?
 check "train-progress: stops with status 3 at a NaN component, naming it (rc $rc)" \
     bash -c "[ $rc -eq 3 ] && grep -qx 't: iteration 1: CBCL is -nan: stopping' '$TMP/n.out'"

@@ -12,13 +12,14 @@
 #include <unistd.h>
 
 #include "darknet.h"
+#include "tool_png.h"
 
 static float clamp01(float v) { return v < 0 ? 0 : v > 1 ? 1 : v; }
 
 int main(int argc, char **argv)
 {
     const int S = 16;
-    char dir[1024], base[1300];
+    char dir[1024];
     int n, seed, k, i, x, y, c;
     if (argc < 6) {
         fprintf(stderr, "usage: %s DIR SPLIT N SEED LABEL...\n", argv[0]);
@@ -48,15 +49,7 @@ int main(int argc, char **argv)
                         if (x >= sx && x < sx + 5 && y >= sy && y < sy + 5) v *= 0.5f;
                         im.data[c * S * S + y * S + x] = clamp01(v);
                     }
-            /* save_image_options appends ".png"; Darknet's buffer for the name is 256 bytes */
-            snprintf(base, sizeof(base), "%s/%d_%s", ldir, i, argv[k]);
-            if (strlen(base) > 240) {
-                fprintf(stderr, "path too long: %s\n", base);
-                return 1;
-            }
-            save_image_options(im, base, PNG, 0);
-            free_image(im);
-            printf("%s.png\n", base);
+            if (!tool_save_png(im, ldir, i, argv[k])) return 1;
         }
     }
     return 0;

@@ -22,6 +22,7 @@
 #include <unistd.h>
 
 #include "darknet.h"
+#include "tool_png.h"
 
 enum { S = 16 };
 
@@ -46,7 +47,7 @@ static int fg(int k, int x, int y, int period, int phase, float cx, float cy, fl
 
 int main(int argc, char **argv)
 {
-    char dir[1024], base[1300];
+    char dir[1024];
     int seed, a, i, x, y, c;
     if (argc < 5) {
         fprintf(stderr, "usage: %s DIR SPLIT SEED CLASS=COUNT...\n", argv[0]);
@@ -92,15 +93,7 @@ int main(int argc, char **argv)
                         im.data[c * S * S + y * S + x] = k == 6 ? rand_uniform(0, 1)
                             : clamp01(col[f][c] + rand_uniform(-0.03f, 0.03f));
                 }
-            /* save_image_options appends ".png"; Darknet's buffer for the name is 256 bytes */
-            snprintf(base, sizeof(base), "%s/%d_%s", ldir, i, name);
-            if (strlen(base) > 240) {
-                fprintf(stderr, "path too long: %s\n", base);
-                return 1;
-            }
-            save_image_options(im, base, PNG, 0);
-            free_image(im);
-            printf("%s.png\n", base);
+            if (!tool_save_png(im, ldir, i, name)) return 1;
         }
     }
     return 0;
