@@ -1,6 +1,6 @@
 #!/bin/bash
-# Bad input against the binary users run: the default `make` build, build/cpu/darknet (built
-# here if missing), not the -fno-fast-math test build. Issue #12, one group per finding:
+# Bad input against the binary users run: the default `make` build, ./darknet (built here if
+# missing; make test builds it first), not the -fno-fast-math test build. Issue #12, one group per finding:
 #   shell     a list entry holding $(...), `...` or ; must not run a command
 #   buffers   a 317-character backup folder, a 5000-character image path
 #   ieee      learning_rate/momentum/decay=nan, -tpr nan, -odin_eps nan in the -Ofast build
@@ -20,9 +20,7 @@
 # BAD_INPUT_DARKNET=PATH runs the cases against another binary (e.g. one built before the fixes).
 set -u
 . "$(dirname "$0")/../lib/lib.sh"
-cd "$ROOT" || exit 1
-
-DN=${BAD_INPUT_DARKNET:-$ROOT/build/cpu/darknet}
+DN=${BAD_INPUT_DARKNET:-$ROOT/darknet}
 LIMIT=${BAD_INPUT_TIMEOUT:-60}
 if [ -z "${BAD_INPUT_DARKNET:-}" ] && [ ! -x "$DN" ]; then
     make --no-print-directory -C "$ROOT" darknet >/dev/null 2>&1
@@ -34,8 +32,8 @@ if [ ! -x "$DN" ]; then
 fi
 export OMP_NUM_THREADS=1 OMP_WAIT_POLICY=PASSIVE
 
-TMP=$(mktemp -d /tmp/ricasso-test-bad.XXXXXX)
-trap 'chmod -R u+w "$TMP" 2>/dev/null; rm -rf "$TMP"' EXIT
+test_tmp bad
+trap 'cd / && chmod -R u+w "$TMP" 2>/dev/null; rm -rf "$TMP"' EXIT
 
 # dn ARGS...: the binary under a time limit (SIGKILL: expect_error reports it as a signal)
 # and a 16 GiB address-space limit (none for an AddressSanitizer build, whose shadow memory
