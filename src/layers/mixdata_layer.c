@@ -244,18 +244,40 @@ int mixdata_setup_loader(layer l, network *net, load_args *args)
 }
 
 #ifdef GPU
-/* The mixing runs on the host; the two-hot labels it writes must reach the device too. */
+/* In inference (and at batch 1) the layer is the identity: a copy on the device, as its CPU
+ * forward. In training the mixing runs on the host; the two-hot labels it writes must reach
+ * the device too. */
 void forward_mixdata_layer_gpu(layer l, network net)
 {
+    mixdata_state *st = l.plugin_state;
+    if (!net.train || l.batch == 1 || !net.truth) {
+        copy_gpu(l.outputs * l.batch, net.input_gpu, 1, l.output_gpu, 1);
+        st->pairing.active = 0;
+        return;
+    }
     cuda_pull_array(net.input_gpu, net.input, l.inputs * l.batch);
     forward_mixdata_layer(l, net);
     cuda_push_array(l.output_gpu, l.output, l.outputs * l.batch);
-    if (net.truth && net.truth_gpu) cuda_push_array(net.truth_gpu, net.truth, net.truths * l.batch);
+    if (net.truth_gpu) cuda_push_array(net.truth_gpu, net.truth, net.truths * l.batch);
 }
 
+/* An identity pass hands its delta on, on the device (ODIN's input gradient, issue #15:
+ * it must not need a host delta). After mixing, the routing of the mixed rows' deltas runs
+ * on the host; as layer 0 of a training network it has no delta to give (Darknet passes
+ * none), and when one is asked for, net.delta is the host twin of net.delta_gpu. */
 void backward_mixdata_layer_gpu(layer l, network net)
 {
+    const mixdata_state *st = l.plugin_state;
     if (!net.delta_gpu) return;
+    if (!st->pairing.active) {
+        axpy_gpu(l.batch * l.inputs, 1, l.delta_gpu, 1, net.delta_gpu, 1);
+        return;
+    }
+    if (!net.delta) {
+        fprintf(stderr, "darknet: error: [mixdata] on the GPU: an input gradient of a mixed training batch "
+                        "needs the host twin of the network's delta\n");
+        exit(1);
+    }
     cuda_pull_array(l.delta_gpu, l.delta, l.outputs * l.batch);
     cuda_pull_array(net.delta_gpu, net.delta, l.inputs * l.batch);
     backward_mixdata_layer(l, net);

@@ -305,18 +305,18 @@ void ood_input_gradient(ood_scorer *s, float *x, float T, float *grad)
     net->truth = 0;
     net->train = 0;
     /* backward_network hands layer 0 the network's own delta: the input gradient lands
-       there (col2im and friends add to it, so it starts at 0). */
+       there (col2im and friends add to it, so it starts at 0). On the GPU it lands in
+       grad_gpu; the host buffer is handed over too, zeroed, because a layer 0 that runs
+       on the host ([mixdata] while it mixes, the registry's CPU fallback) pulls the
+       device delta into net.delta, adds its share and pushes it back. */
+    memset(grad, 0, sizeof(float) * B * X);
+    net->delta = grad;
 #ifdef GPU
     if (on_gpu(net)) {
         fill_gpu(B * X, 0, s->grad_gpu, 1);
         net->delta_gpu = s->grad_gpu;
-        net->delta = 0;
-    } else
-#endif
-    {
-        memset(grad, 0, sizeof(float) * B * X);
-        net->delta = grad;
     }
+#endif
     forward_network(net);
     ood_read_logits(s, s->logits);
     softmax_rows(s->logits, B, C, s->prob);

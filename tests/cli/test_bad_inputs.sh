@@ -14,6 +14,7 @@
 #   backup    a backup folder that cannot be written (before the first iteration), stale
 #             NAME.tmp.PID files, no temporary file left after a refused save
 #   messages  no [net], classes=abc, folders given as files, and the older checks
+#   gpus      -gpus with more than one GPU and a plugin layer is refused
 # Each case asserts the exit status (a crash, or a hang past BAD_INPUT_TIMEOUT seconds, is a
 # failure) and a message substring. Every command runs under a 16 GiB address-space limit, so
 # that a binary without the size checks fails a case instead of exhausting the machine.
@@ -346,5 +347,17 @@ echo "hello" >"$TMP/text.weights"
 expect_error "messages: a text file as weights" "is not a" -- dn classifier valid "$TMP/t.data" "$TMP/t.cfg" "$TMP/text.weights"
 expect_error "messages: unknown classifier command" "unknown classifier command 'trian'" -- dn classifier trian "$TMP/t.data" "$TMP/t.cfg"
 expect_error "messages: -seed -1" "-seed must not be negative" -- dn classifier train "$TMP/t.data" "$TMP/t.cfg" -seed -1
+
+# ---- gpus: several GPUs are refused for a network with plugin layers (patch 0093) ----
+# Darknet averages only convolutional and connected weights between replicas; [cosine]'s
+# weights would drift apart. The check runs before any device is touched, so the CPU
+# build shows it too.
+sed -e 's/^\[connected\]$/[cosine]/' -e 's/^output=2$/classes=2/' -e '/^activation=linear$/d' \
+    -e '/^\[softmax\]$/,$d' "$TMP/t.cfg" >"$TMP/cos.cfg"
+printf '[expert_softmax]\nexperts=2\n' >>"$TMP/cos.cfg"
+expect_error "gpus: -gpus 0,1 with a plugin layer is refused, naming the layer" \
+    "2 GPUs given, but layer 2 [cosine] is a plugin layer" "train it on one GPU" -- \
+    dn classifier train "$TMP/t.data" "$TMP/cos.cfg" -gpus 0,1
+check "gpus: ... and nothing was saved" [ ! -e "$TMP/backup/cos.weights" ]
 
 finish

@@ -223,6 +223,8 @@ expect_error "error: classes differ from the data file" "the network has 5 class
     "$DN" classifier export "$TMP/ten.data" $S "$W" "$TMP/e4.onnx"
 expect_error "error: too few arguments print the usage" "usage: darknet classifier export DATA CFG WEIGHTS OUT.onnx" "too few arguments" -- \
     "$DN" classifier export "$TMP/five.data" $S "$W"
+expect_error "error: no argument at all prints the export usage (not Darknet's stock line)" "usage: darknet classifier export DATA CFG WEIGHTS OUT.onnx" "too few arguments" -- \
+    "$DN" classifier export
 expect_error "error: an unknown flag" "unknown argument '-opset'" "usage:" -- \
     "$DN" classifier export "$TMP/five.data" $S "$W" "$TMP/e5.onnx" -opset 9
 help=$("$DN" classifier export -h 2>/dev/null)

@@ -1,7 +1,7 @@
 #!/bin/bash
 # Help of the plugin commands (classifier ood, predict, demo), on the binary users run:
 #   - -h and --help print the same help on stdout and exit 0, whatever else is on the line;
-#   - too few arguments: exit 1, the error, then the help on stderr;
+#   - too few arguments (none at all too): exit 1, the error, then the help on stderr;
 #   - every flag the help lists is one the parser accepts (an unknown one is refused), and
 #     each default the help states is a value the parser accepts for that flag;
 #   - the README's command reference holds exactly what -h prints.
@@ -28,6 +28,12 @@ for cmd in ood predict demo; do
     rc=$?
     check "$cmd: -h after other arguments still prints the help and exits 0" bash -c "[ $rc -eq 0 ] && cmp -s '$TMP/$cmd.h' '$TMP/$cmd.h2'"
 
+    # No argument at all: the command's own usage, not Darknet's stock classifier line
+    # (patch 0092 runs the plugin commands before the stock argument count check).
+    "$BIN" classifier "$cmd" >"$TMP/$cmd.none" 2>"$TMP/$cmd.noneerr" </dev/null
+    rc=$?
+    check "$cmd: no argument: exit 1 (rc $rc), '${REQUIRED[$cmd]}', then the help on stderr" \
+        bash -c "[ $rc -eq 1 ] && head -n 1 '$TMP/$cmd.noneerr' | grep -qF '${REQUIRED[$cmd]}' && tail -n +2 '$TMP/$cmd.noneerr' | cmp -s - '$TMP/$cmd.h' && [ ! -s '$TMP/$cmd.none' ]"
     "$BIN" classifier "$cmd" only.data >"$TMP/$cmd.few" 2>"$TMP/$cmd.fewerr" </dev/null
     rc=$?
     check "$cmd: too few arguments: exit 1 (rc $rc), '${REQUIRED[$cmd]}', then the help on stderr" \
