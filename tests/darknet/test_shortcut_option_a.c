@@ -1,7 +1,7 @@
 /* Darknet's [shortcut] between different shapes is ResNet's parameter-free "option A"
  * shortcut, which scripts/make-cfgs uses where a ResNet-32 stage starts (LGLA's
  * LambdaLayer: x[:, :, ::2, ::2] with zero channels padded). Checked on the stock layer
- * (build/darknet/src/shortcut_layer.c and blas.c shortcut_cpu; patch 0017 fuses only the
+ * (build/darknet/src/shortcut_layer.c and blas.c shortcut_cpu; patch 0023 fuses only the
  * equal-shape case, so this is the unfused path) against a hand-written reference:
  *
  *   forward   out[b, k, y, x] = main[b, k, y, x] + (k < C1 ? in[b, k, 2y, 2x] : 0),
