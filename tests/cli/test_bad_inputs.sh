@@ -97,49 +97,14 @@ printf 'red\nblue\n' >"$TMP/labels.txt"
 for i in $(seq 100); do cat "$TMP/train.list"; done >"$TMP/long.list"
 
 # mkdata FILE [KEY=VALUE...]: the good .data file with keys replaced or added.
-mkdata() {
-    local f=$1 kv k
-    shift
-    printf 'classes=2\ntrain=%s\nvalid=%s\nlabels=%s\nbackup=%s\n' \
-        "$TMP/train.list" "$TMP/train.list" "$TMP/labels.txt" "$TMP/backup" >"$f"
-    for kv in "$@"; do
-        k=${kv%%=*}
-        if grep -q "^$k=" "$f"; then
-            grep -v "^$k=" "$f" >"$f.new"; mv "$f.new" "$f"
-        fi
-        printf '%s\n' "$kv" >>"$f"
-    done
-}
+mkdata() { local f=$1; shift; data_file "$f" 2 "valid=$TMP/train.list" "$@"; }
 mkdata "$TMP/t.data"
 mkdata "$TMP/long.data" "train=$TMP/long.list"
 
-cat >"$TMP/t.cfg" <<'CFG'
-[net]
-batch=4
-subdivisions=1
-width=8
-height=8
-channels=3
-learning_rate=0.1
-momentum=0.9
-decay=0.0005
-max_batches=2
-
-[convolutional]
-filters=4
-size=3
-stride=1
-pad=1
-activation=leaky
-
-[avgpool]
-
-[connected]
-output=2
-activation=linear
-
-[softmax]
-CFG
+# t.cfg: the tiny classifier, trainable (2 iterations), 2 classes.
+cfg_set_keys "$FIXTURES/tiny-classifier.cfg" "$TMP/t-net.cfg" net subdivisions=1 learning_rate=0.1 momentum=0.9 \
+    decay=0.0005 max_batches=2
+cfg_set "$TMP/t-net.cfg" "$TMP/t.cfg" connected output 2
 # mkcfg NAME SED-SCRIPT: a variant of t.cfg (its base name names the weights it saves).
 mkcfg() { sed "$2" "$TMP/t.cfg" >"$TMP/$1.cfg"; }
 

@@ -241,14 +241,9 @@ bad_cfg() {
       printf '\n[avgpool]\n\n[connected]\noutput=5\nactivation=linear\n\n[softmax]\n'; } >"$TMP/$1.cfg"
     "$TOOLS/tool_weights" init "$TMP/$1.cfg" "$TMP/$1.weights" >/dev/null 2>&1
 }
-bad_cfg local <<'EOF'
-[local]
-filters=4
-size=3
-stride=1
-pad=1
-activation=leaky
-EOF
+# A locally connected layer, which the export does not support.
+LOCAL=$'[local]\nfilters=4\nsize=3\nstride=1\npad=1\nactivation=leaky'
+bad_cfg local <<<"$LOCAL"
 expect_error "error: an unsupported layer is named with its index and type" "layer 1 [local]" "not supported by the ONNX export" -- \
     "$DN" classifier export "$TMP/five.data" "$TMP/local.cfg" "$TMP/local.weights" "$TMP/e6.onnx"
 bad_cfg ramp ramp </dev/null
@@ -269,17 +264,7 @@ EOF
 expect_error "error: a [shortcut] that upsamples" "layer 3 [shortcut]: layer 1 (from) is 4x4x4 and the input 8x8x4" -- \
     "$DN" classifier export "$TMP/five.data" "$TMP/shortcut.cfg" "$TMP/shortcut.weights" "$TMP/e8.onnx"
 # An unsupported layer that the output does not read is left out.
-bad_cfg unused <<'EOF'
-[local]
-filters=4
-size=3
-stride=1
-pad=1
-activation=leaky
-
-[route]
-layers=0
-EOF
+printf '%s\n\n[route]\nlayers=0\n' "$LOCAL" | bad_cfg unused
 expect_ok "an unsupported layer the output does not need is left out" \
     "$DN" classifier export "$TMP/five.data" "$TMP/unused.cfg" "$TMP/unused.weights" "$TMP/unused.onnx"
 [ "$HAVE_ONNX" -eq 1 ] && [ -s "$TMP/unused.onnx" ] && checker "$TMP/unused.onnx" "unused layer"

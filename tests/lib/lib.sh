@@ -127,3 +127,51 @@ cfg_set() {
         { print }
         END { if (in_sec && !done) print key "=" val }' "$1" >"$2"
 }
+
+# cfg_set_keys SRC DST SECTION KEY=VALUE...: cfg_set for several keys of one section.
+cfg_set_keys() {
+    local src=$1 dst=$2 sec=$3 kv
+    shift 3
+    cp "$src" "$dst.keys" || return 1
+    for kv in "$@"; do
+        cfg_set "$dst.keys" "$dst" "$sec" "${kv%%=*}" "${kv#*=}" && mv "$dst" "$dst.keys"
+    done
+    mv "$dst.keys" "$dst"
+}
+
+# cfg_trunk SRC: SRC up to its first [avgpool] (the layers before the classifier head),
+# without its comments and the blank lines before [net].
+cfg_trunk() { sed -e '/^#/d' -e '/^\[avgpool\]/,$d' "$1" | sed '/./,$!d'; }
+
+# data_file FILE CLASSES [KEY=VALUE...]: a .data file for CLASSES classes with
+# train=$TMP/train.list, labels=$TMP/labels.txt and backup=$TMP/backup, then each KEY=VALUE
+# given (one for a key already there replaces it).
+data_file() {
+    local f=$1 kv
+    printf 'classes=%s\ntrain=%s\nlabels=%s\nbackup=%s\n' "$2" "$TMP/train.list" "$TMP/labels.txt" "$TMP/backup" >"$f"
+    shift 2
+    for kv in "$@"; do
+        grep -v "^${kv%%=*}=" "$f" >"$f.new"
+        printf '%s\n' "$kv" >>"$f.new"
+        mv "$f.new" "$f"
+    done
+}
+
+# images_per_class LIST: COUNTS[i] training images of class LABELS[i] (seed 40 + i) from
+# tool_mkimages, listed in LIST; fails when one call fails.
+images_per_class() {
+    local i ok=0
+    : >"$1"
+    for i in "${!LABELS[@]}"; do
+        "$TOOLS/tool_mkimages" "$TMP" train "${COUNTS[$i]}" $((40 + i)) "${LABELS[$i]}" >>"$1" || ok=1
+    done
+    return $ok
+}
+
+# cosine_expert FILTERS STRIDE SCALE [KEY=VALUE...]: a cosine expert for 3 classes on stdout:
+# [convolutional] (3x3, leaky, FILTERS, STRIDE, the keys given first), [avgpool], [cosine].
+cosine_expert() {
+    printf '[convolutional]\n'
+    [ $# -gt 3 ] && printf '%s\n' "${@:4}"
+    printf 'filters=%s\nsize=3\nstride=%s\npad=1\nactivation=leaky\n\n[avgpool]\n\n[cosine]\nclasses=3\nscale=%s\n' "$1" "$2" "$3"
+}

@@ -11,37 +11,13 @@
 #     on the default build (./darknet) and the test build.
 set -u
 . "$(dirname "$0")/../lib/lib.sh"
-cd "$ROOT" || exit 1
-
-TMP=$(mktemp -d /tmp/ricasso-test-ood-threshold.XXXXXX)
-trap 'rm -rf "$TMP"' EXIT
+test_tmp ood-threshold
 LABELS=(red green blue)
 "$TOOLS/tool_mkimages" "$TMP" valid 4 3 "${LABELS[@]}" >"$TMP/valid.list"
 "$TOOLS/tool_mkimages" "$TMP" ood 4 4 "${LABELS[@]}" | head -n 6 >"$TMP/ood.list"
 printf '%s\n' "${LABELS[@]}" >"$TMP/labels.txt"
 printf 'classes=3\nvalid=%s\nlabels=%s\nood_other=%s\n' "$TMP/valid.list" "$TMP/labels.txt" "$TMP/ood.list" >"$TMP/t.data"
-cat >"$TMP/t.cfg" <<EOF
-[net]
-batch=4
-width=8
-height=8
-channels=3
-
-[convolutional]
-filters=4
-size=3
-stride=1
-pad=1
-activation=leaky
-
-[avgpool]
-
-[connected]
-output=3
-activation=linear
-
-[softmax]
-EOF
+cp "$FIXTURES/tiny-classifier.cfg" "$TMP/t.cfg"
 "$TOOLS/tool_weights" init "$TMP/t.cfg" "$TMP/t.weights" 5 >/dev/null 2>&1
 check "setup: an untrained 3-class network" [ -s "$TMP/t.weights" ]
 W=$TMP/t.weights

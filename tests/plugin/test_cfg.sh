@@ -29,24 +29,8 @@ case_end
 # ---- a small valid cfg, then one defect at a time ----
 # write_cfg FILE [SED-EXPRESSION]: the base cfg, optionally edited.
 base_cfg() {
-    cat <<'EOF'
-[net]
-batch=2
-width=8
-height=8
-channels=3
-
-[convolutional]
-filters=4
-size=3
-stride=1
-pad=1
-activation=leaky
-
-[cosine]
-classes=3
-scale=10
-EOF
+    cfg_trunk "$FIXTURES/tiny-classifier.cfg" | sed 's/^batch=4/batch=2/'
+    printf '[cosine]\nclasses=3\nscale=10\n'
 }
 write_cfg() {
     if [ $# -gt 1 ]; then base_cfg | sed -e "$2" >"$1"; else base_cfg >"$1"; fi
