@@ -237,13 +237,21 @@ static void check_beta(network *net, double alpha, int forwards)
     free(v);
 }
 
+/* check (check_beta or check_cutmix) on net, whose key is at its default of 1, then on the
+ * network of cfg, where it is alpha; 3000 forwards each. */
+static void check_default_and(void (*check)(network *, double, int), network *net, const char *cfg_name,
+                              const char *cfg, double alpha)
+{
+    network *other = parse_cfg_text(cfg_name, cfg);
+    check(net, 1.0, 3000);
+    check(other, alpha, 3000);
+    free_network(other);
+}
+
 static void test_beta(network *net)
 {
-    network *n04 = parse_cfg_text("alpha.cfg",
-        "[net]\nbatch=12\nwidth=6\nheight=5\nchannels=2\n\n[mixdata]\nalpha=0.4\n");
-    check_beta(net, 1.0, 3000);
-    check_beta(n04, 0.4, 3000);
-    free_network(n04);
+    check_default_and(check_beta, net, "alpha.cfg",
+                      "[net]\nbatch=12\nwidth=6\nheight=5\nchannels=2\n\n[mixdata]\nalpha=0.4\n", 0.4);
 }
 
 /* ---- CutMix: l's distribution, cutmix_alpha and the box placement ----
@@ -352,11 +360,8 @@ static void check_cutmix(network *net, double a, int forwards)
 static void test_cutmix(network *net)
 {
     /* cutmix_alpha=0.5 with Mixup's alpha left at 1: CutMix must read its own key. */
-    network *n05 = parse_cfg_text("cutmix.cfg",
-        "[net]\nbatch=30\nwidth=16\nheight=12\nchannels=1\n\n[mixdata]\nmixup=0\ncutmix_alpha=0.5\n");
-    check_cutmix(net, 1.0, 3000);
-    check_cutmix(n05, 0.5, 3000);
-    free_network(n05);
+    check_default_and(check_cutmix, net, "cutmix.cfg",
+                      "[net]\nbatch=30\nwidth=16\nheight=12\nchannels=1\n\n[mixdata]\nmixup=0\ncutmix_alpha=0.5\n", 0.5);
 }
 
 /* ---- identity at test time and at batch 1; backward of the identity ---- */

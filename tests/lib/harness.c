@@ -30,26 +30,17 @@ int harness_record(int ok, const char *name, const char *details_fmt, ...)
     /* stdout and stderr interleave in the log: flush so each line lands where it happened. */
     fflush(stderr);
     if (case_open) {
-        if (ok) {
-            ++case_pass;
-        } else {
-            va_list ap;
-            ++case_fail;
-            printf("  in %s: FAIL %s: ", case_name, name);
-            va_start(ap, details_fmt);
-            vprintf(details_fmt, ap);
-            va_end(ap);
-            printf("\n");
-            fflush(stdout);
-        }
-        return ok;
+        if (ok) ++case_pass;
+        else ++case_fail;
+    } else {
+        if (ok) ++n_pass;
+        else ++n_fail;
     }
     if (ok) {
-        ++n_pass;
-        printf("PASS %s\n", name);
+        if (!case_open) printf("PASS %s\n", name);
     } else {
         va_list ap;
-        ++n_fail;
+        if (case_open) printf("  in %s: ", case_name);
         printf("FAIL %s: ", name);
         va_start(ap, details_fmt);
         vprintf(details_fmt, ap);

@@ -304,6 +304,18 @@ static int head_forward(network *net, float odin_t, int kind, int layer, int C, 
     return ok;
 }
 
+/* The input gradient at T=1 and T=1000, rows independent of each other, ODIN's step. */
+static void check_head_gradients(const char *label, network *net)
+{
+    char t1[64], t1000[64];
+    snprintf(t1, sizeof(t1), "%s T=1", label);
+    snprintf(t1000, sizeof(t1000), "%s T=1000", label);
+    check_gradient(t1, net, 1);
+    check_gradient(t1000, net, 1000);
+    check_rows_independent(label, net);
+    check_odin(label, net);
+}
+
 static void test_experts(void)
 {
     network *net;
@@ -315,10 +327,7 @@ static void test_experts(void)
           "experts: the head is [expert_softmax] (layer 9), 4 classes");
     CHECK(d < 1e-6, "experts: logits = mean of the two [cosine] outputs (max diff %.2g)", d);
     CHECK(dp < 1e-6, "experts: softmax(logits) = the network's output (max diff %.2g)", dp);
-    check_gradient("experts T=1", net, 1);
-    check_gradient("experts T=1000", net, 1000);
-    check_rows_independent("experts", net);
-    check_odin("experts", net);
+    check_head_gradients("experts", net);
     free_network(net);
 }
 
@@ -333,10 +342,7 @@ static void test_softmax(void)
           "softmax: the head is [softmax] (layer 3), 5 classes");
     CHECK(d == 0, "softmax: logits = the [softmax]'s input");
     CHECK(dp < 1e-6, "softmax: softmax(logits) = the network's output (max diff %.2g)", dp);
-    check_gradient("softmax T=1", net, 1);
-    check_gradient("softmax T=1000", net, 1000);
-    check_rows_independent("softmax", net);
-    check_odin("softmax", net);
+    check_head_gradients("softmax", net);
     free_network(net);
 
     srand(5);
