@@ -306,23 +306,28 @@ static int export_shortcut(ctx *x, int i, const layer *l, const char *base)
     return 1;
 }
 
+/* Layer i's output: Softmax over the n logits z (kept as the layer's logits for OOD). */
+static int softmax_output(ctx *x, int i, const char *z, const char *base, int n)
+{
+    const char *o = og_name(x->g, "%s_softmax", base);
+    onnx_node *nd = og_node(x->g, "Softmax", o, o, 1, &z);
+    og_attr_int(x->g, nd, "axis", 1);
+    x->logits[i] = z;
+    x->out[i] = (tval){o, 0, n, 1, 1, n};
+    return 1;
+}
+
 static int export_softmax(ctx *x, int i, const layer *l, const char *base)
 {
     tval v = flat(x, input_of(x, i));
-    const char *z = v.name, *o;
-    onnx_node *nd;
+    const char *z = v.name;
     if (l->softmax_tree || l->groups != 1 || l->spatial)
         return fail(x, "layer %d [softmax]: only one softmax over all inputs is exported (this one has %s)", i,
                     l->softmax_tree ? "tree=" : l->groups != 1 ? "groups > 1" : "spatial=");
     if (l->temperature != 1)
         z = binary(x, "Div", z, og_init_scalar(x->g, og_name(x->g, "%s_temperature", base), l->temperature),
                    og_name(x->g, "%s_logits", base));
-    o = og_name(x->g, "%s_softmax", base);
-    nd = og_node(x->g, "Softmax", o, o, 1, &z);
-    og_attr_int(x->g, nd, "axis", 1);
-    x->logits[i] = z;
-    x->out[i] = (tval){o, 0, l->outputs, 1, 1, l->outputs};
-    return 1;
+    return softmax_output(x, i, z, base, l->outputs);
 }
 
 /* [cosine]: s <x/|x|, w_c/|w_c|> as (x . s w_c/|w_c|) / max(|x|, 1e-12), the unit weights
@@ -375,8 +380,7 @@ static int export_cosine(ctx *x, int i, const layer *l, const char *base)
 static int export_expert_softmax(ctx *x, int i, const layer *l, const char *base)
 {
     const expert_softmax_state *st = l->plugin_state;
-    const char **in = calloc(st->K, sizeof(char *)), *z, *o;
-    onnx_node *nd;
+    const char **in = calloc(st->K, sizeof(char *)), *z;
     int k;
     for (k = 0; k < st->K; ++k) {
         tval e = flat(x, x->out[st->expert[k]]);
@@ -395,12 +399,7 @@ static int export_expert_softmax(ctx *x, int i, const layer *l, const char *base
                    og_name(x->g, "%s_mean_logits", base));
     }
     free(in);
-    o = og_name(x->g, "%s_softmax", base);
-    nd = og_node(x->g, "Softmax", o, o, 1, &z);
-    og_attr_int(x->g, nd, "axis", 1);
-    x->logits[i] = z;
-    x->out[i] = (tval){o, 0, st->C, 1, 1, st->C};
-    return 1;
+    return softmax_output(x, i, z, base, st->C);
 }
 
 static int export_layer(ctx *x, int i)

@@ -115,6 +115,14 @@ static Onnx__TensorProto *new_tensor(onnx_graph *g, const char *name, int type,
     return t;
 }
 
+/* n values of size bytes from data, copied into the graph's arena. */
+static void *arena_copy(onnx_graph *g, const void *data, size_t n, size_t size)
+{
+    void *p = arena(g, n, size);
+    memcpy(p, data, n * size);
+    return p;
+}
+
 static size_t elements(const int64_t *dims, int ndims)
 {
     size_t n = 1;
@@ -127,10 +135,8 @@ const char *og_init_float(onnx_graph *g, const char *name, const float *data, co
                           int ndims)
 {
     Onnx__TensorProto *t = new_tensor(g, name, ONNX__TENSOR_PROTO__DATA_TYPE__FLOAT, dims, ndims);
-    size_t n = elements(dims, ndims);
-    t->n_float_data = n;
-    t->float_data = arena(g, n, sizeof(float));
-    memcpy(t->float_data, data, n * sizeof(float));
+    t->n_float_data = elements(dims, ndims);
+    t->float_data = arena_copy(g, data, t->n_float_data, sizeof(float));
     return t->name;
 }
 
@@ -138,10 +144,8 @@ const char *og_init_int64(onnx_graph *g, const char *name, const int64_t *data, 
                           int ndims)
 {
     Onnx__TensorProto *t = new_tensor(g, name, ONNX__TENSOR_PROTO__DATA_TYPE__INT64, dims, ndims);
-    size_t n = elements(dims, ndims);
-    t->n_int64_data = n;
-    t->int64_data = arena(g, n, sizeof(int64_t));
-    memcpy(t->int64_data, data, n * sizeof(int64_t));
+    t->n_int64_data = elements(dims, ndims);
+    t->int64_data = arena_copy(g, data, t->n_int64_data, sizeof(int64_t));
     return t->name;
 }
 
