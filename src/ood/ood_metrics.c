@@ -54,7 +54,7 @@ static int next_group(const scored *v, int n, int *i, long *tp, long *fp)
     return 1;
 }
 
-double ood_auroc_d(const double *id, int n_id, const double *ood, int n_ood)
+static double ood_auroc_d(const double *id, int n_id, const double *ood, int n_ood)
 {
     scored *v = merge_sorted(id, n_id, ood, n_ood);
     const int n = n_id + n_ood;
@@ -72,7 +72,8 @@ double ood_auroc_d(const double *id, int n_id, const double *ood, int n_ood)
     return twice / (2.0 * n_id * (double)n_ood);
 }
 
-double ood_average_precision_d(const double *pos, int n_pos, const double *neg, int n_neg)
+/* Average precision of the positive set against the negative set, higher = positive. */
+static double ood_average_precision_d(const double *pos, int n_pos, const double *neg, int n_neg)
 {
     scored *v = merge_sorted(pos, n_pos, neg, n_neg);
     const int n = n_pos + n_neg;
@@ -124,7 +125,8 @@ double ood_threshold_at_tpr_d(const double *id, int n_id, double tpr_target, dou
     return t;
 }
 
-double ood_fraction_at_or_above_d(const double *s, int n, double t)
+/* Fraction of scores >= t. */
+static double ood_fraction_at_or_above_d(const double *s, int n, double t)
 {
     long k = 0;
     int i;
@@ -230,24 +232,9 @@ double ood_auroc(const float *id, int n_id, const float *ood, int n_ood)
     return r;
 }
 
-double ood_average_precision(const float *pos, int n_pos, const float *neg, int n_neg)
-{
-    double *a = to_double(pos, n_pos), *b = to_double(neg, n_neg), r = ood_average_precision_d(a, n_pos, b, n_neg);
-    free(a);
-    free(b);
-    return r;
-}
-
 double ood_threshold_at_tpr(const float *id, int n_id, double tpr_target, double *accepted)
 {
     double *a = to_double(id, n_id), r = ood_threshold_at_tpr_d(a, n_id, tpr_target, accepted);
-    free(a);
-    return r;
-}
-
-double ood_fraction_at_or_above(const float *s, int n, double t)
-{
-    double *a = to_double(s, n), r = ood_fraction_at_or_above_d(a, n, t);
     free(a);
     return r;
 }

@@ -40,13 +40,9 @@ int ood_compute_metrics(const float *id, int n_id, const float *ood, int n_ood,
 
 /* The pieces, same conventions and same return of 0 on bad input (value then NaN). */
 double ood_auroc(const float *id, int n_id, const float *ood, int n_ood);
-/* Average precision of the positive set against the negative set, higher = positive. */
-double ood_average_precision(const float *pos, int n_pos, const float *neg, int n_neg);
 /* t* for the ID scores alone (highest distinct value accepting >= target of them); NaN when
  * n_id == 0 or a score is not finite. *accepted (may be 0) gets the fraction accepted. */
 double ood_threshold_at_tpr(const float *id, int n_id, double tpr_target, double *accepted);
-/* Fraction of scores >= t. */
-double ood_fraction_at_or_above(const float *s, int n, double t);
 
 /* The ROC points, one per distinct score value in descending order after the start point
  * (threshold +inf, fpr 0, tpr 0): thr, fpr, tpr each need n_id + n_ood + 1 entries. Returns
@@ -58,10 +54,7 @@ int ood_roc_curve(const float *id, int n_id, const float *ood, int n_ood,
  * double keep apart values that float would tie (MSP near 1). */
 int ood_compute_metrics_d(const double *id, int n_id, const double *ood, int n_ood,
                           double tpr_target, ood_metrics *m);
-double ood_auroc_d(const double *id, int n_id, const double *ood, int n_ood);
-double ood_average_precision_d(const double *pos, int n_pos, const double *neg, int n_neg);
 double ood_threshold_at_tpr_d(const double *id, int n_id, double tpr_target, double *accepted);
-double ood_fraction_at_or_above_d(const double *s, int n, double t);
 int ood_roc_curve_d(const double *id, int n_id, const double *ood, int n_ood,
                     double *thr, double *fpr, double *tpr);
 /* OpenOOD's FPR@target: OOD positive (roc_curve(is_ood, -score), fpr[argmax(tpr >= target)]);
