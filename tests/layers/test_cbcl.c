@@ -54,12 +54,8 @@ static const char *cfg_text(int with_mix)
 
 static network *parse_text(const char *name, const char *text, unsigned seed)
 {
-    char *path = tmp_path(name);
-    FILE *f = fopen(path, "w");
-    fputs(text, f);
-    fclose(f);
     srand(seed);
-    return parse_network_cfg(path);
+    return net_from_cfg_text(name, text);
 }
 
 /* ---- cbcl_ratio ---- */

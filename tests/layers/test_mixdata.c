@@ -46,17 +46,6 @@
 enum { W = 6, H = 5, CH = 2, X = W * H * CH, NB = 12, P = 3, NC = 4 };
 
 
-static network *parse_cfg_text(const char *name, const char *text)
-{
-    char *path = tmp_path(name);
-    FILE *f = fopen(path, "w");
-    network *net;
-    fputs(text, f);
-    fclose(f);
-    net = parse_network_cfg(path);
-    unlink(path);
-    return net;
-}
 
 static const char *MAIN_CFG =
     "[net]\nbatch=12\nwidth=6\nheight=5\nchannels=2\n\n[mixdata]\n";
@@ -242,7 +231,7 @@ static void check_beta(network *net, double alpha, int forwards)
 static void check_default_and(void (*check)(network *, double, int), network *net, const char *cfg_name,
                               const char *cfg, double alpha)
 {
-    network *other = parse_cfg_text(cfg_name, cfg);
+    network *other = net_from_cfg_text(cfg_name, cfg);
     check(net, 1.0, 3000);
     check(other, alpha, 3000);
     free_network(other);
@@ -395,7 +384,7 @@ static void test_identity(network *net)
     CHECK(bad == 0, "mixdata: backward after a test-time pass adds l.delta to net.delta, every row (%d wrong)", bad);
 
     {
-        network *one = parse_cfg_text("one.cfg", "[net]\nbatch=1\nwidth=6\nheight=5\nchannels=2\n\n[mixdata]\n");
+        network *one = net_from_cfg_text("one.cfg", "[net]\nbatch=1\nwidth=6\nheight=5\nchannels=2\n\n[mixdata]\n");
         const layer *l1 = &one->layers[0];
         float in1[X], tr1[NC] = {0, 1, 0, 0};
         network n1 = call_net(one, in1, tr1, 0, 1);
@@ -689,8 +678,8 @@ static void test_loader(void)
     int path_class[24], n, i, r, bad, wrong_label;
     char **paths = make_images(&n, path_class);
     char **labels = (char **)LOADER_LABELS;
-    network *net = parse_cfg_text("loader.cfg", cfg);
-    network *net0 = parse_cfg_text("loader0.cfg",
+    network *net = net_from_cfg_text("loader.cfg", cfg);
+    network *net0 = net_from_cfg_text("loader0.cfg",
         "[net]\nbatch=8\nwidth=8\nheight=8\nchannels=3\n\n[mixdata]\nreversed=0\n");
     loader_ctx x;
     load_args a;
@@ -793,7 +782,7 @@ static void test_loader(void)
 int main(void)
 {
     network *net;
-    net = parse_cfg_text("mixdata.cfg", MAIN_CFG);
+    net = net_from_cfg_text("mixdata.cfg", MAIN_CFG);
     CHECK(net->n == 1 && net->layers[0].type == PLUGIN && net->layers[0].plugin == plugin_find("mixdata"),
           "mixdata cfg: parses to one PLUGIN layer made by the mixdata entry");
     test_forward_reference(net);

@@ -29,8 +29,6 @@ static const double LAMBDA = 0.6;
 /* Layers: 0 [mixdata], 1 encoder, 2 projection (h), 3 prediction (u), 4 [rcl]. */
 enum { PROJ = 2, PRED = 3, RCL = 4 };
 
-static char cfg_path[900];
-
 static network *make_net(unsigned seed)
 {
     static const char *text =
@@ -40,11 +38,8 @@ static network *make_net(unsigned seed)
         "[connected]\noutput=5\nactivation=linear\n\n"
         "[connected]\noutput=5\nactivation=linear\n\n"
         "[rcl]\nprojection=2\nprediction=-1\nlambda=0.6\n";
-    FILE *f = fopen(cfg_path, "w");
-    fputs(text, f);
-    fclose(f);
     srand(seed);
-    return parse_network_cfg(cfg_path);
+    return net_from_cfg_text("rcl.cfg", text);
 }
 
 typedef struct {
@@ -111,8 +106,6 @@ int main(void)
     const mix_pairing *pr;
     float *dh, *du;
     int b, i, ok;
-
-    snprintf(cfg_path, sizeof(cfg_path), "%s", tmp_path("rcl.cfg"));
 
     net = make_net(31);
     f.net = net;

@@ -1,6 +1,7 @@
 /* See harness.h. */
 #define _XOPEN_SOURCE 700
 #include "harness.h"
+#include "darknet.h"
 #include "tool_png.h"
 
 #include <ftw.h>
@@ -182,4 +183,15 @@ int tool_save_png(image im, const char *dir, int i, const char *name)
     free_image(im);
     printf("%s.png\n", base);
     return 1;
+}
+
+network *net_from_cfg_text(const char *name, const char *text)
+{
+    char *path = tmp_path(name);
+    FILE *f = fopen(path, "w");
+    if (!f || fputs(text, f) < 0 || fclose(f) != 0) {
+        fprintf(stderr, "cannot write %s\n", path);
+        exit(1);
+    }
+    return parse_network_cfg(path);
 }

@@ -25,6 +25,7 @@
  *   tmp_dir()          the folder: $TMPDIR or /tmp, ricasso-test-XXXXXX
  *   tmp_path(name)     tmp_dir()/name (a ring of 8 static buffers)
  *   repo_path(rel)     $RICASSO_ROOT/rel (tests/run.sh sets it), else rel as it is
+ *   net_from_cfg_text(name, text)   parse_network_cfg of text, written to tmp_path(name)
  *
  * Error accumulators use err_max, never fmax: fmax(err, NaN) returns err, so a NaN output
  * would pass the comparison that follows.
@@ -55,6 +56,8 @@ int case_end(void);
 const char *tmp_dir(void);
 char *tmp_path(const char *name);
 const char *repo_path(const char *rel);
+/* The network of the cfg text, written to tmp_path(name) first (Darknet parses files only). */
+struct network *net_from_cfg_text(const char *name, const char *text);
 /* Counts so far (for tests that need them). */
 int harness_passed(void);
 int harness_failed(void);

@@ -34,16 +34,6 @@ static int cmp_d(const void *a, const void *b)
     return (x > y) - (x < y);
 }
 
-static network *net_from_text(const char *name, const char *text)
-{
-    char path[256];
-    FILE *f;
-    snprintf(path, sizeof(path), "%s/%s", tmpdir, name);
-    f = fopen(path, "w");
-    fputs(text, f);
-    fclose(f);
-    return parse_network_cfg(path);
-}
 
 /* ---- GEN ---- */
 static double ref_gen(const float *z, int C, double g, int M)
@@ -208,7 +198,7 @@ static void test_mahalanobis(void)
 /* ---- ReAct through the network's head ---- */
 static void check_react_plain(void)
 {
-    network *net = net_from_text("plain.cfg",
+    network *net = net_from_cfg_text("plain.cfg",
         "[net]\nbatch=3\nwidth=4\nheight=4\nchannels=3\n\n"
         "[convolutional]\nfilters=6\nsize=3\nstride=1\npad=1\nactivation=relu\n\n"
         "[avgpool]\n\n"
@@ -265,7 +255,7 @@ static void check_react_plain(void)
 static void check_react_experts(void)
 {
     const double scale = 8;
-    network *net = net_from_text("experts.cfg",
+    network *net = net_from_cfg_text("experts.cfg",
         "[net]\nbatch=2\nwidth=6\nheight=6\nchannels=3\n\n"
         "[convolutional]\nfilters=4\nsize=3\nstride=1\npad=1\nactivation=leaky\n\n"
         "[convolutional]\nfilters=5\nsize=3\nstride=1\npad=1\nactivation=leaky\n\n"

@@ -32,14 +32,6 @@
  * 1% of the gradients while few steps cross a leaky kink (those are skipped). */
 static double fd_step = 1e-2;
 
-static network *net_from_text(const char *name, const char *text)
-{
-    const char *path = tmp_path(name);
-    FILE *f = fopen(path, "w");
-    fputs(text, f);
-    fclose(f);
-    return parse_network_cfg((char *)path);
-}
 
 /* Batch norm away from the identity: rolling statistics, scales and biases at random. */
 static void randomize_bn(network *net)
@@ -55,6 +47,16 @@ static void randomize_bn(network *net)
             l->biases[f] = rand_uniform(-0.2f, 0.2f);
         }
     }
+}
+
+/* The network of cfg after srand(seed), its batch norm randomized. */
+static network *random_bn_net(unsigned seed, const char *name, const char *cfg)
+{
+    network *net;
+    srand(seed);
+    net = net_from_cfg_text(name, cfg);
+    randomize_bn(net);
+    return net;
 }
 
 static const char *cfg_experts =
@@ -318,11 +320,8 @@ static void check_head_gradients(const char *label, network *net)
 
 static void test_experts(void)
 {
-    network *net;
+    network *net = random_bn_net(3, "experts.cfg", cfg_experts);
     double d, dp;
-    srand(3);
-    net = net_from_text("experts.cfg", cfg_experts);
-    randomize_bn(net);
     CHECK(head_forward(net, 1000, OOD_HEAD_EXPERT, 9, 4, 4, 8, 1, 9, &d, &dp),
           "experts: the head is [expert_softmax] (layer 9), 4 classes");
     CHECK(d < 1e-6, "experts: logits = mean of the two [cosine] outputs (max diff %.2g)", d);
@@ -333,11 +332,8 @@ static void test_experts(void)
 
 static void test_softmax(void)
 {
-    network *net;
+    network *net = random_bn_net(4, "softmax.cfg", cfg_softmax);
     double d, dp;
-    srand(4);
-    net = net_from_text("softmax.cfg", cfg_softmax);
-    randomize_bn(net);
     CHECK(head_forward(net, 1000, OOD_HEAD_SOFTMAX, 3, 5, 2, 2, 1, 3, &d, &dp),
           "softmax: the head is [softmax] (layer 3), 5 classes");
     CHECK(d == 0, "softmax: logits = the [softmax]'s input");
@@ -345,9 +341,7 @@ static void test_softmax(void)
     check_head_gradients("softmax", net);
     free_network(net);
 
-    srand(5);
-    net = net_from_text("softmax_t2.cfg", cfg_softmax_t2);
-    randomize_bn(net);
+    net = random_bn_net(5, "softmax_t2.cfg", cfg_softmax_t2);
     CHECK(head_forward(net, 1, OOD_HEAD_SOFTMAX, 2, 5, 1, 1, 0.5, 2, &d, &dp) && d < 1e-7 && dp < 1e-6,
           "softmax temperature=2: the head is [softmax] (layer 2), logits = input / 2, softmax(logits) = output");
     check_gradient("softmax temperature=2, T=1", net, 1);
@@ -359,11 +353,11 @@ static void test_bad_heads(void)
     network *net;
     ood_head h;
     char err[256] = "";
-    net = net_from_text("nohead.cfg", "[net]\nbatch=1\nwidth=4\nheight=4\nchannels=3\n\n[connected]\noutput=3\nactivation=linear\n");
+    net = net_from_cfg_text("nohead.cfg", "[net]\nbatch=1\nwidth=4\nheight=4\nchannels=3\n\n[connected]\noutput=3\nactivation=linear\n");
     CHECK(!ood_find_head(net, &h, err, sizeof(err)) && strstr(err, "[softmax] or [expert_softmax]") && strstr(err, "connected"),
           "heads: a network ending in [connected] is refused with a reason ('%s')", err);
     free_network(net);
-    net = net_from_text("groups.cfg", "[net]\nbatch=1\nwidth=4\nheight=4\nchannels=3\n\n[connected]\noutput=4\nactivation=linear\n\n[softmax]\ngroups=2\n");
+    net = net_from_cfg_text("groups.cfg", "[net]\nbatch=1\nwidth=4\nheight=4\nchannels=3\n\n[connected]\noutput=4\nactivation=linear\n\n[softmax]\ngroups=2\n");
     err[0] = 0;
     CHECK(!ood_find_head(net, &h, err, sizeof(err)) && strstr(err, "grouped"),
           "heads: a grouped [softmax] is refused ('%s')", err);
