@@ -107,6 +107,14 @@ cfg_set_keys "$FIXTURES/tiny-classifier.cfg" "$TMP/t-net.cfg" net subdivisions=1
 cfg_set "$TMP/t-net.cfg" "$TMP/t.cfg" connected output 2
 # mkcfg NAME SED-SCRIPT: a variant of t.cfg (its base name names the weights it saves).
 mkcfg() { sed "$2" "$TMP/t.cfg" >"$TMP/$1.cfg"; }
+# train_refuses NAME SED-SCRIPT CHECK MESSAGE...: classifier train stops with MESSAGE on the
+# variant mkcfg NAME SED-SCRIPT of t.cfg (one expect_error named CHECK).
+train_refuses() {
+    local name=$1 script=$2 check=$3
+    shift 3
+    mkcfg "$name" "$script"
+    expect_error "$check" "$@" -- dn classifier train "$TMP/t.data" "$TMP/$name.cfg"
+}
 
 # badlist NAME ENTRY: the training list with ENTRY as line 3.
 badlist() { { head -n 2 "$TMP/train.list"; printf '%s\n' "$2"; tail -n +3 "$TMP/train.list"; } >"$TMP/$1.list"; }
@@ -221,15 +229,11 @@ mkdata "$TMP/crlflabels.data" "labels=$TMP/crlf-labels.txt"
 expect_clean "crlf: a CRLF labels file" "Saving weights" "rror" -- dn classifier train "$TMP/crlflabels.data" "$TMP/t.cfg"
 
 # ---- sizes: refused before allocating ----
-mkcfg huge_filters 's/^filters=4/filters=2000000000/'
-expect_error "sizes: filters=2000000000" "layer 0 [convolutional]: its weights would take" "over the limit of 4294967296 bytes" -- dn classifier train "$TMP/t.data" "$TMP/huge_filters.cfg"
-mkcfg huge_input 's/^width=.*/width=100000/; s/^height=.*/height=100000/'
-expect_error "sizes: width=height=100000" "section [net]: its input would take 480000000000 bytes" "max_buffer_bytes" -- dn classifier train "$TMP/t.data" "$TMP/huge_input.cfg"
+train_refuses huge_filters 's/^filters=4/filters=2000000000/' "sizes: filters=2000000000" "layer 0 [convolutional]: its weights would take" "over the limit of 4294967296 bytes"
+train_refuses huge_input 's/^width=.*/width=100000/; s/^height=.*/height=100000/' "sizes: width=height=100000" "section [net]: its input would take 480000000000 bytes" "max_buffer_bytes"
 expect_error "sizes: width=height=100000 in valid" "section [net]: its input would take" -- dn classifier valid "$TMP/t.data" "$TMP/huge_input.cfg"
-mkcfg huge_connected 's/^output=2/output=2000000000/'
-expect_error "sizes: [connected] output=2000000000" "layer 2 [connected]: its weights would take" -- dn classifier train "$TMP/t.data" "$TMP/huge_connected.cfg"
-mkcfg huge_upsample 's/^\[avgpool\]/[upsample]\nstride=100000\n\n[avgpool]/'
-expect_error "sizes: [upsample] stride=100000" "layer 1 [upsample]: its output would take" -- dn classifier train "$TMP/t.data" "$TMP/huge_upsample.cfg"
+train_refuses huge_connected 's/^output=2/output=2000000000/' "sizes: [connected] output=2000000000" "layer 2 [connected]: its weights would take"
+train_refuses huge_upsample 's/^\[avgpool\]/[upsample]\nstride=100000\n\n[avgpool]/' "sizes: [upsample] stride=100000" "layer 1 [upsample]: its output would take"
 expect_error "sizes: DARKNET_MAX_BUFFER_BYTES must be a number" "DARKNET_MAX_BUFFER_BYTES='lots'" -- env_dn DARKNET_MAX_BUFFER_BYTES=lots classifier train "$TMP/t.data" "$TMP/t.cfg"
 expect_error "sizes: the limit is raised by DARKNET_MAX_BUFFER_BYTES, not lowered" "over the limit of 4294967296 bytes" -- env_dn DARKNET_MAX_BUFFER_BYTES=1000 classifier train "$TMP/t.data" "$TMP/huge_filters.cfg"
 
@@ -286,24 +290,15 @@ mkdata "$TMP/otherlabels.data" "labels=$TMP/other-labels.txt"
 expect_error "messages: an image no label matches" "no label of the labels file matches" -- dn classifier train "$TMP/otherlabels.data" "$TMP/t.cfg"
 printf 'classes=2\nthis is not a key\n' >"$TMP/noeq.data"
 expect_error "messages: a .data line that is not key=value" "cannot parse 'thisisnotakey'" -- dn classifier train "$TMP/noeq.data" "$TMP/t.cfg"
-mkcfg unknown_type 's/^\[avgpool\]/[avgpoool]/'
-expect_error "messages: unknown layer type" "unknown layer type [avgpoool]" -- dn classifier train "$TMP/t.data" "$TMP/unknown_type.cfg"
-mkcfg unknown_key 's/^filters=4/filters=4\nfliters=4/'
-expect_error "messages: unknown cfg key" "unknown (or unused with these settings) key 'fliters'" -- dn classifier train "$TMP/t.data" "$TMP/unknown_key.cfg"
-mkcfg filters_abc 's/^filters=4/filters=abc/'
-expect_error "messages: filters=abc" "key 'filters' has bad value 'abc'" -- dn classifier train "$TMP/t.data" "$TMP/filters_abc.cfg"
-mkcfg size0 's/^size=3/size=0/'
-expect_error "messages: size=0" "key 'size' must be at least 1" -- dn classifier train "$TMP/t.data" "$TMP/size0.cfg"
-mkcfg act 's/^activation=leaky/activation=leakky/'
-expect_error "messages: unknown activation" "no such activation" -- dn classifier train "$TMP/t.data" "$TMP/act.cfg"
-mkcfg gray 's/^channels=3/channels=1/'
-expect_error "messages: channels=1 for classifier train" "channels must be 3" -- dn classifier train "$TMP/t.data" "$TMP/gray.cfg"
-mkcfg negrate 's/^learning_rate=.*/learning_rate=-1/'
-expect_error "messages: a negative learning_rate" "must not be negative" -- dn classifier train "$TMP/t.data" "$TMP/negrate.cfg"
-mkcfg batch0 's/^batch=4/batch=0/'
-expect_error "messages: batch=0" "batch and subdivisions must be at least 1" -- dn classifier train "$TMP/t.data" "$TMP/batch0.cfg"
-mkcfg route 's/^\[avgpool\]/[route]\nlayers=5\n\n[avgpool]/'
-expect_error "messages: a route to a later layer" "must name earlier layers" -- dn classifier train "$TMP/t.data" "$TMP/route.cfg"
+train_refuses unknown_type 's/^\[avgpool\]/[avgpoool]/' "messages: unknown layer type" "unknown layer type [avgpoool]"
+train_refuses unknown_key 's/^filters=4/filters=4\nfliters=4/' "messages: unknown cfg key" "unknown (or unused with these settings) key 'fliters'"
+train_refuses filters_abc 's/^filters=4/filters=abc/' "messages: filters=abc" "key 'filters' has bad value 'abc'"
+train_refuses size0 's/^size=3/size=0/' "messages: size=0" "key 'size' must be at least 1"
+train_refuses act 's/^activation=leaky/activation=leakky/' "messages: unknown activation" "no such activation"
+train_refuses gray 's/^channels=3/channels=1/' "messages: channels=1 for classifier train" "channels must be 3"
+train_refuses negrate 's/^learning_rate=.*/learning_rate=-1/' "messages: a negative learning_rate" "must not be negative"
+train_refuses batch0 's/^batch=4/batch=0/' "messages: batch=0" "batch and subdivisions must be at least 1"
+train_refuses route 's/^\[avgpool\]/[route]\nlayers=5\n\n[avgpool]/' "messages: a route to a later layer" "must name earlier layers"
 head -c 300 "$TMP/good.weights" >"$TMP/short.weights"
 expect_error "messages: truncated weights" "ends inside layer" -- dn classifier valid "$TMP/t.data" "$TMP/t.cfg" "$TMP/short.weights"
 { cat "$TMP/good.weights"; printf 'xxxxxxxx'; } >"$TMP/long.weights"
