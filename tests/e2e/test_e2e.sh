@@ -29,15 +29,7 @@ else
 fi
 check "e2e: 90 training images on disk" [ "$(find "$TMP/train" -name '*.png' | wc -l)" -eq 90 ]
 printf '%s\n' "${LABELS[@]}" >"$TMP/labels.txt"
-cat >"$TMP/e2e.data" <<EOF
-classes=3
-train=$TMP/train.list
-valid=$TMP/valid.list
-labels=$TMP/labels.txt
-names=$TMP/labels.txt
-backup=$TMP/backup
-top=1
-EOF
+data_file "$TMP/e2e.data" 3 "valid=$TMP/valid.list" "names=$TMP/labels.txt" top=1
 
 cfg_set "$FIXTURES/stock-small.cfg" "$TMP/e2e.cfg" net max_batches "$ITERS"
 

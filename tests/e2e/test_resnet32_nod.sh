@@ -20,23 +20,13 @@ N=0
 for c in "${COUNTS[@]}"; do N=$((N + c)); done
 
 # ---- data ----
-: >"$TMP/train.list"
 ok=1
-for i in "${!LABELS[@]}"; do
-    "$TOOLS/tool_mkimages" "$TMP" train "${COUNTS[$i]}" $((40 + i)) "${LABELS[$i]}" >>"$TMP/train.list" || ok=0
-done
+images_per_class "$TMP/train.list" || ok=0
 printf '%s\n' "${LABELS[@]}" >"$TMP/labels.txt"
 [ "$(wc -l <"$TMP/train.list")" -eq "$N" ] || ok=0
 check "nod: generated a long-tailed list of $N images in 10 classes" [ "$ok" -eq 1 ]
 mkdir -p "$TMP/backup"
-cat >"$TMP/nod.data" <<EOF
-classes=10
-train=$TMP/train.list
-labels=$TMP/labels.txt
-names=$TMP/labels.txt
-backup=$TMP/backup
-top=1
-EOF
+data_file "$TMP/nod.data" 10 "names=$TMP/labels.txt" top=1
 
 # ---- the real cfg, batch, max_batches and [mixdata] pairs (512 rows = 128 pairs) overridden ----
 sed -e 's/^batch=.*/batch=16/' -e "s/^max_batches=.*/max_batches=$ITERS/" -e 's/^pairs=.*/pairs=4/' "$CFG_SRC" >"$TMP/nod.cfg"

@@ -47,16 +47,7 @@ ok=0
     && [ "$(wc -l <"$TMP/train.list")" -eq 144 ] && [ "$(wc -l <"$TMP/test.list")" -eq 120 ] && ok=1
 check "learns: generated 144 long-tailed training images, 120 balanced test images, 2 OOD sets" [ "$ok" -eq 1 ]
 printf '%s\n' "${LABELS[@]}" >"$TMP/labels.txt"
-cat >"$TMP/s.data" <<EOF
-classes=6
-train=$TMP/train.list
-valid=$TMP/test.list
-labels=$TMP/labels.txt
-names=$TMP/labels.txt
-backup=$TMP/backup
-ood_noise=$TMP/noise.list
-ood_flat=$TMP/flat.list
-EOF
+data_file "$TMP/s.data" 6 "valid=$TMP/test.list" "names=$TMP/labels.txt" "ood_noise=$TMP/noise.list" "ood_flat=$TMP/flat.list"
 mkdir -p "$TMP/backup"
 
 # learn_run NAME CFG: trains and evaluates; sets RATIO (NOD last-10 / first-10) and TOP1.

@@ -22,11 +22,8 @@ COUNTS=(20 15 11 9 7 5 4 3 2 2)
 ITERS=3
 
 # ---- data: one tool_mkimages call per class, for its own count ----
-: >"$TMP/train.list"
 ok=1
-for i in "${!LABELS[@]}"; do
-    "$TOOLS/tool_mkimages" "$TMP" train "${COUNTS[$i]}" $((40 + i)) "${LABELS[$i]}" >>"$TMP/train.list" || ok=0
-done
+images_per_class "$TMP/train.list" || ok=0
 total=0
 expected_counts="Training images per class:"
 for i in "${!LABELS[@]}"; do
@@ -36,14 +33,7 @@ done
 [ "$(wc -l <"$TMP/train.list")" -eq "$total" ] && [ "$(find "$TMP/train" -name '*.png' | wc -l)" -eq "$total" ] || ok=0
 check "train: generated a long-tailed set of $total images in 10 classes" [ "$ok" -eq 1 ]
 printf '%s\n' "${LABELS[@]}" >"$TMP/labels.txt"
-cat >"$TMP/lt.data" <<EOF
-classes=10
-train=$TMP/train.list
-labels=$TMP/labels.txt
-names=$TMP/labels.txt
-backup=$TMP/backup
-top=1
-EOF
+data_file "$TMP/lt.data" 10 "names=$TMP/labels.txt" top=1
 
 # small_cfg SRC DST: SRC with batch=16 and max_batches=$ITERS in [net] and pairs=4 in
 # [mixdata] (the committed cfgs' 512 rows = 128 pairs), nothing else changed.

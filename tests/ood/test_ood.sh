@@ -42,14 +42,7 @@ EOF
 "$ROOT"/scripts/ood-from-cifar-bin "$TMP/noise.bin" "$TMP/noise" >/dev/null && "$ROOT"/scripts/ood-from-cifar-bin "$TMP/grey.bin" "$TMP/grey" >/dev/null \
     && pass "ood: OOD sets converted from CIFAR records (20 noise, 15 grey)" || fail "ood: convert OOD sets" "ood-from-cifar-bin failed"
 printf '%s\n' "${LABELS[@]}" >"$TMP/labels.txt"
-cat >"$TMP/t.data" <<EOF
-classes=3
-train=$TMP/train.list
-valid=$TMP/valid.list
-labels=$TMP/labels.txt
-backup=$TMP/backup
-ood_noise=$TMP/noise/list.txt
-EOF
+data_file "$TMP/t.data" 3 "valid=$TMP/valid.list" "ood_noise=$TMP/noise/list.txt"
 cp "$FIXTURES/stock-small.cfg" "$TMP/t.cfg"
 "$DARKNET" classifier train "$TMP/t.data" "$TMP/t.cfg" -seed 7 >"$TMP/train.log" 2>&1 </dev/null
 W=$TMP/backup/t.weights
@@ -236,32 +229,10 @@ expect_error "demo: a missing video: a clean error naming it" "cannot open the v
 # ---- a network ending in [expert_softmax] ----
 # the stock trunk (up to its [avgpool]) with two [cosine] experts
 cfg_set "$FIXTURES/stock-small.cfg" "$TMP/x-lr.cfg" net learning_rate 0.05
-{ sed '/^\[connected\]/,$d' "$TMP/x-lr.cfg"; cat <<EOF; } >"$TMP/x.cfg"
-[cosine]
-classes=3
-scale=10
-
-[route]
-layers=-3
-
-[convolutional]
-batch_normalize=1
-filters=16
-size=3
-stride=1
-pad=1
-activation=leaky
-
-[avgpool]
-
-[cosine]
-classes=3
-scale=10
-
-[expert_softmax]
-experts=-5,-1
-tau=1
-EOF
+{ sed '/^\[connected\]/,$d' "$TMP/x-lr.cfg"
+  printf '[cosine]\nclasses=3\nscale=10\n\n[route]\nlayers=-3\n\n'
+  cosine_expert 16 1 10 batch_normalize=1
+  printf '\n[expert_softmax]\nexperts=-5,-1\ntau=1\n'; } >"$TMP/x.cfg"
 "$DARKNET" classifier train "$TMP/t.data" "$TMP/x.cfg" -seed 7 >"$TMP/xtrain.log" 2>&1 </dev/null
 check "experts: the [expert_softmax] network trains" [ -s "$TMP/backup/x.weights" ]
 "$DARKNET" classifier ood "$TMP/t.data" "$TMP/x.cfg" "$TMP/backup/x.weights" -out "$TMP/xres" -deploy >"$TMP/xood.out" 2>"$TMP/xood.err" </dev/null

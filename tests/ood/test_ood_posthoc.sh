@@ -11,17 +11,13 @@
 #   - no train list: a clear error.
 set -u
 . "$(dirname "$0")/../lib/lib.sh"
-cd "$ROOT" || exit 1
-
-TMP=$(mktemp -d /tmp/ricasso-test-ood-posthoc.XXXXXX)
-trap 'rm -rf "$TMP"' EXIT
+test_tmp ood-posthoc
 LABELS=(crimson emerald azure)
 "$TOOLS/tool_mkimages" "$TMP" train 20 11 "${LABELS[@]}" >"$TMP/train.list"
 "$TOOLS/tool_mkimages" "$TMP" valid 8 12 "${LABELS[@]}" >"$TMP/valid.list"
 "$TOOLS/tool_mkimages" "$TMP" other 5 13 ochre slate >"$TMP/ood.list"
 printf '%s\n' "${LABELS[@]}" >"$TMP/labels.txt"
-printf 'classes=3\ntrain=%s\nvalid=%s\nlabels=%s\nbackup=%s\nood_other=%s\n' "$TMP/train.list" "$TMP/valid.list" \
-    "$TMP/labels.txt" "$TMP/backup" "$TMP/ood.list" >"$TMP/t.data"
+data_file "$TMP/t.data" 3 "valid=$TMP/valid.list" "ood_other=$TMP/ood.list"
 cat >"$TMP/t.cfg" <<EOF
 [net]
 batch=16
@@ -124,46 +120,11 @@ expect_error "posthoc: -deploy with a post-hoc -score is refused" "-deploy -scor
 expect_error "posthoc: predict -score knn is refused" "the knn score: predict and demo compute msp, energy, maxlogit and odin" -- \
     "$DARKNET" classifier predict "$D" "$TMP/t.cfg" "$W" "$(head -n 1 "$TMP/valid.list")" -score knn
 # a network ending in [expert_softmax]: the feature concatenates the experts' inputs (8 + 6)
-cat >"$TMP/x.cfg" <<EOF
-[net]
-batch=8
-width=16
-height=16
-channels=3
-
-[convolutional]
-filters=8
-size=3
-stride=1
-pad=1
-activation=leaky
-
-[avgpool]
-
-[cosine]
-classes=3
-scale=30
-
-[route]
-layers=0
-
-[convolutional]
-filters=6
-size=3
-stride=2
-pad=1
-activation=leaky
-
-[avgpool]
-
-[cosine]
-classes=3
-scale=30
-
-[expert_softmax]
-experts=2,6
-tau=1
-EOF
+{ printf '[net]\nbatch=8\nwidth=16\nheight=16\nchannels=3\n\n'
+  cosine_expert 8 1 30
+  printf '\n[route]\nlayers=0\n\n'
+  cosine_expert 6 2 30
+  printf '\n[expert_softmax]\nexperts=2,6\ntau=1\n'; } >"$TMP/x.cfg"
 "$TOOLS/tool_weights" init "$TMP/x.cfg" "$TMP/x.weights" 4 >/dev/null 2>&1
 "$DARKNET" classifier ood "$D" "$TMP/x.cfg" "$TMP/x.weights" -posthoc -noodin -out "$TMP/rx" >"$TMP/rx.out" 2>"$TMP/rx.err" </dev/null
 rc=$?
