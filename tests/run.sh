@@ -9,7 +9,7 @@
 set -u
 cd "$(dirname "$0")/.."
 
-LOGS=build/tests/logs
+LOGS=${TEST_LOGS:-build/tests/logs}
 mkdir -p "$LOGS"
 PASSED=0
 FAILED=0

@@ -166,7 +166,8 @@ rcl_error "lambda=101 is out of range" "$(edit_in rcl '^lambda=.*' 'lambda=101')
 # prediction head (layer 6, the last [connected]) with 3 outputs instead of the projection's 4
 rcl_error "projection/prediction size mismatch" '0,/^output=4/! {0,/^output=4/ s/^output=4/output=3/}' \
     "key 'prediction'" "layer 6 has 3 outputs, the projection layer 5 has 4"
-rcl_error "without [mixdata] (a [dropout] in its place)" 's/^\[mixdata\]/[dropout]/' \
+# A 1x1 [maxpool] in its place keeps the layer indices and sizes ([dropout] cannot be layer 0).
+rcl_error "without [mixdata] (a 1x1 [maxpool] in its place)" 's/^\[mixdata\]/[maxpool]\nsize=1\nstride=1/' \
     "[rcl] needs a [mixdata] layer before it"
 rcl_error "with [mixdata] mixup=0" 's/^\[mixdata\]/[mixdata]\nmixup=0/' "needs mixup=1 and cutmix=1"
 rcl_error "with [mixdata] cutmix=0" 's/^\[mixdata\]/[mixdata]\ncutmix=0/' "needs mixup=1 and cutmix=1"
@@ -185,7 +186,7 @@ rcl_error "projection=0: the [mixdata] layer as the projection head" "$(edit_in 
 # above come from [rcl]; without [rcl] they parse.
 write_cfg "$TMP/mixup0-norcl.cfg" 's/^\[mixdata\]/[mixdata]\nmixup=0/; /^\[rcl\]/,/^$/d'
 expect_ok "control: mixup=0 without [rcl] parses (the error above is [rcl]'s)" "$CFGCHECK" "$TMP/mixup0-norcl.cfg"
-write_cfg "$TMP/nomix-norcl.cfg" 's/^\[mixdata\]/[dropout]/; /^\[rcl\]/,/^$/d'
+write_cfg "$TMP/nomix-norcl.cfg" 's/^\[mixdata\]/[maxpool]\nsize=1\nstride=1/; /^\[rcl\]/,/^$/d'
 expect_ok "control: [cbcl] without [mixdata] (and without [rcl]) parses" "$CFGCHECK" "$TMP/nomix-norcl.cfg"
 
 # ---- centers in the weights file ----

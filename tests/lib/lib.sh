@@ -5,8 +5,9 @@
 T_PASS=0
 T_FAIL=0
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
-TOOLS=$ROOT/build/tests
-DARKNET=$ROOT/build/test/darknet
+# make test SANITIZE=1 (tests/tests.mk) points these at the sanitizer build.
+TOOLS=${TEST_TOOLS:-$ROOT/build/tests}
+DARKNET=${TEST_DARKNET:-$ROOT/build/test/darknet}
 
 pass() { T_PASS=$((T_PASS + 1)); echo "PASS $1"; }
 fail() { T_FAIL=$((T_FAIL + 1)); echo "FAIL $1: $2"; }
