@@ -23,7 +23,7 @@ static jmp_buf back;
 /* Live blocks of the current input: open addressing on the pointer (TABLE_SIZE slots, a
  * deleted slot becomes TOMB), and the same pointers densely in live [n_live] so that the
  * end of an input frees them in O(n_live). slot_of [TABLE_SIZE] is each one's index in live. */
-#define TABLE_BITS 20
+#define TABLE_BITS 16
 #define TABLE_SIZE ((size_t)1 << TABLE_BITS)
 #define TOMB ((void *)1)
 static void **table;     /* [TABLE_SIZE] */
@@ -64,7 +64,8 @@ static void track(void *p, size_t n)
 {
     size_t i;
     if (!p) return;
-    /* More live blocks than the table holds comfortably: refuse like an oversized input. */
+    /* More live blocks than the table holds comfortably (32768; the demo cfg holds under
+       2000): refuse like an oversized input. The table is kept small to stay in cache. */
     if (n_live >= TABLE_SIZE / 2 || n_used >= TABLE_SIZE * 3 / 4) {
         __real_free(p);
         refuse();

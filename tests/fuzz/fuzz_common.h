@@ -22,8 +22,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define FUZZ_MAX_ALLOC ((size_t)16 << 20)
-#define FUZZ_MAX_TOTAL ((size_t)64 << 20)
+#define FUZZ_MAX_ALLOC ((size_t)4 << 20)
+#define FUZZ_MAX_TOTAL ((size_t)16 << 20)
 
 /* Once per process: makes the temporary folder of fuzz_write_file (removed at exit).
    Darknet prints a table per cfg: scripts/fuzz silences the target with -close_fd_mask=3. */
