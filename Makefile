@@ -54,7 +54,8 @@ $(DNSTAMP): $(CACHE)/.verified $(PATCHES) scripts/prepare-darknet
 # (build/test-asan, build/test-dnnl-asan); tests/tests.mk then links the tests against them.
 HAVE_DNNL := $(shell dpkg -s libdnnl-dev >/dev/null 2>&1 && echo 1)
 TEST_SUFFIX := $(if $(filter 1,$(SANITIZE)),-asan)
-TEST_OPTS := -O2 -g -fno-fast-math $(if $(filter 1,$(SANITIZE)),-fsanitize=address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer)
+SAN_FLAGS := -fsanitize=address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer
+TEST_OPTS := -O2 -g -fno-fast-math $(if $(filter 1,$(SANITIZE)),$(SAN_FLAGS))
 test-build: $(DNSTAMP)
 	@$(MAKE) --no-print-directory -f mk/build.mk GPU=0 CUDNN=0 OPENCV=1 OPENMP=1 OPENBLAS=1 VARIANT=test$(TEST_SUFFIX) OPTS="$(TEST_OPTS)"
 ifeq ($(HAVE_DNNL),1)
