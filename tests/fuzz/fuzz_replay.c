@@ -29,7 +29,7 @@ int main(int argc, char **argv)
         fclose(fp);
         LLVMFuzzerTestOneInput(buf, n);
         free(buf);
-        fprintf(out, "replayed %s\n", argv[i]);
+        fprintf(out, "\nreplayed %s\n", argv[i]);
         fflush(out);
     }
     return 0;
