@@ -5,6 +5,7 @@
 #   make DNNL=0          the same without oneDNN (Darknet's im2col + OpenBLAS gemm)
 #   make GPU=1 CUDNN=1   CUDA 13 + cuDNN 9 build             -> ./darknet
 #   make test            test build (-O2 -fno-fast-math) and the whole test suite
+#   make test SANITIZE=1 the same with AddressSanitizer and UBSan (build/test-asan, build/tests-asan)
 #   make demo            install what is missing, build, run the main job
 #
 # Options (0 or 1): GPU CUDNN OPENCV OPENMP OPENBLAS DNNL DEBUG. Each set of options builds in its
@@ -19,6 +20,7 @@ OPENMP   ?= 1
 OPENBLAS ?= 1
 DNNL     ?= 1
 DEBUG    ?= 0
+SANITIZE ?= 0
 
 CACHE    := $(or $(DARKNET_SRC_CACHE),build/dl)
 DNTREE   := build/darknet
@@ -52,18 +54,23 @@ $(DNSTAMP): $(CACHE)/.verified $(PATCHES) scripts/prepare-darknet
 # The test build keeps IEEE semantics (no -ffast-math) so that NaN and Inf checks hold.
 # With libdnnl-dev installed there is a second one with DNNL=1 (build/test-dnnl), against
 # which tests/accel/test_dnnl.c compares the oneDNN convolutions with Darknet's own.
+# SANITIZE=1 builds the same two with AddressSanitizer and UBSan, in folders of their own
+# (build/test-asan, build/test-dnnl-asan); tests/tests.mk then links the tests against them.
 HAVE_DNNL := $(shell dpkg -s libdnnl-dev >/dev/null 2>&1 && echo 1)
+TEST_SUFFIX := $(if $(filter 1,$(SANITIZE)),-asan)
+SAN_FLAGS := -fsanitize=address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer
+TEST_OPTS := -O2 -g -fno-fast-math $(if $(filter 1,$(SANITIZE)),$(SAN_FLAGS))
 test-build: $(DNSTAMP)
-	@$(MAKE) --no-print-directory -f mk/build.mk GPU=0 CUDNN=0 OPENCV=1 OPENMP=1 OPENBLAS=1 VARIANT=test OPTS="-O2 -g -fno-fast-math"
+	@$(MAKE) --no-print-directory -f mk/build.mk GPU=0 CUDNN=0 OPENCV=1 OPENMP=1 OPENBLAS=1 VARIANT=test$(TEST_SUFFIX) OPTS="$(TEST_OPTS)"
 ifeq ($(HAVE_DNNL),1)
-	@$(MAKE) --no-print-directory -f mk/build.mk GPU=0 CUDNN=0 OPENCV=1 OPENMP=1 OPENBLAS=1 DNNL=1 VARIANT=test-dnnl OPTS="-O2 -g -fno-fast-math"
+	@$(MAKE) --no-print-directory -f mk/build.mk GPU=0 CUDNN=0 OPENCV=1 OPENMP=1 OPENBLAS=1 DNNL=1 VARIANT=test-dnnl$(TEST_SUFFIX) OPTS="$(TEST_OPTS)"
 endif
 
 gpu-build: $(DNSTAMP)
 	@$(MAKE) --no-print-directory -f mk/build.mk GPU=1 CUDNN=1 OPENCV=1 OPENMP=1 OPENBLAS=1 VARIANT=gpu-cudnn
 
 test: darknet test-build
-	@$(MAKE) --no-print-directory -f tests/tests.mk run
+	@$(MAKE) --no-print-directory -f tests/tests.mk run SANITIZE=$(SANITIZE)
 
 demo:
 	scripts/install-deps
@@ -74,7 +81,7 @@ bench: darknet
 	scripts/bench-cpu
 
 clean:
-	rm -rf build/cpu* build/gpu* build/test build/test-dnnl build/tests darknet
+	rm -rf build/cpu* build/gpu* build/test build/test-dnnl build/tests build/*-asan darknet
 
 distclean:
 	rm -rf build darknet

@@ -18,7 +18,7 @@ export RICASSO_ROOT=$PWD LC_ALL=C
 export OMP_WAIT_POLICY=${OMP_WAIT_POLICY:-PASSIVE}
 unset LANG LANGUAGE
 
-LOGS=build/tests/logs
+LOGS=${TEST_LOGS:-build/tests/logs}
 mkdir -p "$LOGS"
 PASSED=0
 FAILED=0

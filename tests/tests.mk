@@ -18,9 +18,28 @@
 # and counts nothing either way.
 
 DN      := build/darknet
-LIB     := build/test/libdarknet.a
-OUT     := build/tests
 CUDA    ?= /usr/local/cuda
+# SANITIZE=1 (make test SANITIZE=1): the tests are compiled with AddressSanitizer and UBSan
+# and linked against build/test-asan (build/test-dnnl-asan) into build/tests-asan; the shell
+# tests run build/test-asan/darknet and the tools there. Every finding aborts the program
+# (SIGABRT), so run.sh and expect_error count it as a crash, never as a clean error exit.
+# Leak checking is off: Darknet's commands keep their network, data and option lists until
+# exit and its error paths exit() mid-parse, so LeakSanitizer would report those lifetime
+# allocations in nearly every test; out-of-bounds accesses, use after free, double frees
+# and undefined behaviour are all still checked. verify_asan_link_order=0: scripts/demo runs
+# darknet under stdbuf, whose LD_PRELOAD library would otherwise come before the runtime.
+SANITIZE?= 0
+ifeq ($(SANITIZE),1)
+SUFFIX  := -asan
+SAN     := -fsanitize=address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer
+export ASAN_OPTIONS  := halt_on_error=1:abort_on_error=1:detect_leaks=0:allocator_may_return_null=1:verify_asan_link_order=0
+export UBSAN_OPTIONS := halt_on_error=1:abort_on_error=1:print_stacktrace=1
+export TEST_TOOLS    := $(CURDIR)/build/tests-asan
+export TEST_DARKNET  := $(CURDIR)/build/test-asan/darknet
+export TEST_LOGS     := build/tests-asan/logs
+endif
+LIB     := build/test$(SUFFIX)/libdarknet.a
+OUT     := build/tests$(SUFFIX)
 
 CC      := gcc
 # -MMD: a test object is rebuilt when darknet.h or a layer header changes (a patch that
@@ -28,15 +47,23 @@ CC      := gcc
 SRCDIRS := plugin layers data ood accel export
 CPPFLAGS:= -I$(DN)/include -I$(DN)/src $(addprefix -Isrc/,$(SRCDIRS)) -Itests/lib -DCBLAS -DOPENCV -MMD -MP \
            $(shell pkg-config --cflags openblas 2>/dev/null) $(shell pkg-config --cflags opencv4 2>/dev/null)
-CFLAGS  := -O2 -g -fno-fast-math -fopenmp -Wall -Wextra -Wno-unused-parameter \
+CFLAGS  := -O2 -g -fno-fast-math $(SAN) -fopenmp -Wall -Wextra -Wno-unused-parameter \
            -Wno-unknown-pragmas -Werror=implicit-function-declaration
 LDLIBS  := -lm -pthread $(or $(shell pkg-config --libs openblas 2>/dev/null),-lopenblas) \
            -lopencv_highgui -lopencv_videoio -lopencv_imgcodecs -lopencv_imgproc -lopencv_core -lstdc++ \
            -lprotobuf-c
 
 HAVE_DNNL:= $(shell dpkg -s libdnnl-dev >/dev/null 2>&1 && echo 1)
-DNNL_LIB := build/test-dnnl/libdarknet.a
+DNNL_LIB := build/test-dnnl$(SUFFIX)/libdarknet.a
 DNNL_TEST:= $(if $(HAVE_DNNL),$(OUT)/test_dnnl)
+
+# The fuzz harnesses (tests/fuzz/fuzz_*.c; scripts/fuzz builds them with libFuzzer) built with
+# tests/fuzz/fuzz_replay.c, a main that runs the files it is given through the harness, for
+# tests/fuzz/test_fuzz_regressions.sh. The --wrap options route Darknet's exit(), allocations
+# and fopen through tests/fuzz/fuzz_common.c.
+FUZZ_SRC := $(filter-out tests/fuzz/fuzz_common.c tests/fuzz/fuzz_replay.c,$(sort $(wildcard tests/fuzz/fuzz_*.c)))
+FUZZ     := $(addprefix $(OUT)/,$(basename $(notdir $(FUZZ_SRC))))
+FUZZ_WRAP:= -Wl,--wrap=exit,--wrap=malloc,--wrap=calloc,--wrap=realloc,--wrap=free,--wrap=fopen,--wrap=fclose
 
 TEST_SRC := $(filter-out tests/accel/test_dnnl.c,$(sort $(wildcard tests/*/test_*.c)))
 TOOL_SRC := $(sort $(wildcard tests/tools/tool_*.c))
@@ -54,10 +81,10 @@ run:
 	@$(if $(HAVE_DNNL),,echo "libdnnl-dev not installed: oneDNN path not checked")
 	@tests/run.sh $(TESTS) $(DNNL_TEST)
 
-build: $(TESTS) $(TOOLS) $(CXX_TOOLS) $(DNNL_TEST)
+build: $(TESTS) $(TOOLS) $(CXX_TOOLS) $(DNNL_TEST) $(FUZZ)
 
 # Test programs and tools are named uniquely across the folders; vpath finds each source.
-vpath %.c tests/lib tests/tools $(sort $(dir $(TEST_SRC)))
+vpath %.c tests/lib tests/tools tests/fuzz $(sort $(dir $(TEST_SRC)))
 
 $(OUT)/%.o: %.c | $(OUT)
 	@echo "  CC     $<"
@@ -71,6 +98,10 @@ $(CXX_TOOLS): $(OUT)/%: tests/tools/%.cpp | $(OUT)
 	@echo "  CXX    $<"
 	@g++ -std=c++11 -O2 -g -Wall -Wextra $(shell pkg-config --cflags opencv4) $< -o $@ \
 	    -lopencv_dnn -lopencv_imgcodecs -lopencv_imgproc -lopencv_core
+
+$(FUZZ): $(OUT)/%: $(OUT)/%.o $(OUT)/fuzz_common.o $(OUT)/fuzz_replay.o $(LIB)
+	@echo "  LINK   $@"
+	@$(CC) $(CFLAGS) $^ -o $@ $(FUZZ_WRAP) $(LDLIBS)
 
 # The oneDNN comparison: its own object (compiled with -DDNNL) and library.
 $(OUT)/test_dnnl.o: tests/accel/test_dnnl.c | $(OUT)

@@ -23,6 +23,27 @@ layer parse_cbcl_layer(list *options, plugin_params p)
     K = cfg_layer_list(options, &p, "features", feats, MAX_EXPERTS);
     K2 = cfg_layer_list(options, &p, "logits", logits, MAX_EXPERTS);
     if (K2 != K) cfg_fail(&p, "logits", "names %d layers, features names %d", K2, K);
+    cfg_layers_distinct(&p, "features", feats, K);
+    cfg_layers_distinct(&p, "logits", logits, K);
+    for (k = 0; k < K; ++k) {
+        const char *why;
+        int j;
+        if ((why = cfg_not_features(p.net, feats[k])))
+            cfg_fail(&p, "features", "layer %d [%s] cannot be expert %d's features: %s", feats[k],
+                     cfg_layer_type_name(p.net, feats[k]), k + 1, why);
+        if ((why = cfg_not_logits(p.net, logits[k])))
+            cfg_fail(&p, "logits", "layer %d [%s] cannot be expert %d's logits: %s", logits[k],
+                     cfg_layer_type_name(p.net, logits[k]), k + 1, why);
+        for (j = 0; j < K; ++j)
+            if (feats[k] == logits[j])
+                cfg_fail(&p, "features", "layer %d [%s] is named in logits too", feats[k],
+                         cfg_layer_type_name(p.net, feats[k]));
+        if (logits[k] < feats[k])
+            cfg_fail(&p, "logits", "layer %d [%s] comes before expert %d's features layer %d [%s]: "
+                     "an expert's logits are computed from its features (features and logits swapped?)",
+                     logits[k], cfg_layer_type_name(p.net, logits[k]), k + 1, feats[k],
+                     cfg_layer_type_name(p.net, feats[k]));
+    }
     D = p.net->layers[feats[0]].outputs;
     C = p.net->layers[logits[0]].outputs;
     for (k = 0; k < K; ++k) {

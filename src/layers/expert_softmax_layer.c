@@ -95,6 +95,13 @@ layer parse_expert_softmax_layer(list *options, plugin_params p)
     float cos_scale = 0;
     const char *counts_path;
     K = cfg_layer_list(options, &p, "experts", experts, MAX_EXPERTS);
+    cfg_layers_distinct(&p, "experts", experts, K);
+    for (k = 0; k < K; ++k) {
+        const char *why = cfg_not_logits(p.net, experts[k]);
+        if (why)
+            cfg_fail(&p, "experts", "layer %d [%s] cannot be an expert's logits: %s", experts[k],
+                     cfg_layer_type_name(p.net, experts[k]), why);
+    }
     C = p.net->layers[experts[0]].outputs;
     for (k = 0; k < K; ++k) {
         const layer *e = &p.net->layers[experts[k]];

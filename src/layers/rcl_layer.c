@@ -22,6 +22,22 @@ layer parse_rcl_layer(list *options, plugin_params p)
     int proj, pred;
     cfg_layer_list(options, &p, "projection", &proj, 1);
     cfg_layer_list(options, &p, "prediction", &pred, 1);
+    {
+        const char *why;
+        if ((why = cfg_not_features(p.net, proj)))
+            cfg_fail(&p, "projection", "layer %d [%s] cannot be the projection head: %s", proj,
+                     cfg_layer_type_name(p.net, proj), why);
+        if ((why = cfg_not_features(p.net, pred)))
+            cfg_fail(&p, "prediction", "layer %d [%s] cannot be the prediction head: %s", pred,
+                     cfg_layer_type_name(p.net, pred), why);
+    }
+    if (pred == proj)
+        cfg_fail(&p, "prediction", "layer %d [%s] is the projection layer too: the prediction head "
+                 "is a different layer, after the projection", pred, cfg_layer_type_name(p.net, pred));
+    if (pred < proj)
+        cfg_fail(&p, "prediction", "layer %d [%s] comes before the projection layer %d [%s]: the "
+                 "prediction head is computed from the projection (projection and prediction swapped?)",
+                 pred, cfg_layer_type_name(p.net, pred), proj, cfg_layer_type_name(p.net, proj));
     if (p.net->layers[proj].outputs != p.net->layers[pred].outputs)
         cfg_fail(&p, "prediction", "layer %d has %d outputs, the projection layer %d has %d", pred,
                  p.net->layers[pred].outputs, proj, p.net->layers[proj].outputs);

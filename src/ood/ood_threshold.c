@@ -162,7 +162,7 @@ int ood_threshold_load(const char *path, ood_threshold *t, char *err, int errlen
         } else if (strcmp(key, "id_accepted") == 0) {
             ok = parse_double(val, &t->id_accepted) && t->id_accepted >= 0 && t->id_accepted <= 1;
         } else if (strcmp(key, "id_images") == 0) {
-            ok = parse_double(val, &v) && v >= 0 && v <= INT_MAX;
+            ok = parse_double(val, &v) && v >= 0 && v <= INT_MAX && v == floor(v);
             t->id_images = ok ? (int)v : 0;
         } else if (strcmp(key, "odin_temperature") == 0) {
             ok = parse_double(val, &v) && v > 0 && v <= FLT_MAX;
@@ -171,7 +171,7 @@ int ood_threshold_load(const char *path, ood_threshold *t, char *err, int errlen
             ok = parse_double(val, &v) && v >= 0 && v <= FLT_MAX;
             t->odin_eps = (float)v;
         } else if (strcmp(key, "classes") == 0) {
-            ok = parse_double(val, &v) && v >= 0 && v <= INT_MAX;
+            ok = parse_double(val, &v) && v >= 0 && v <= INT_MAX && v == floor(v);
             t->classes = ok ? (int)v : 0;
         } else if (strcmp(key, "weights_size") == 0 || strcmp(key, "cfg_size") == 0) {
             ok = parse_double(val, &v) && v >= 0 && v < 9e18;

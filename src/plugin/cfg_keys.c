@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "network.h"
 #include "option_list.h"
 
 void cfg_fail(const plugin_params *p, const char *key, const char *fmt, ...)
@@ -116,4 +117,46 @@ int cfg_layer_list(list *options, const plugin_params *p, const char *key, int *
     }
     if (n == 0) cfg_fail(p, key, "names no layer");
     return n;
+}
+
+const char *cfg_layer_type_name(const network *net, int i)
+{
+    const layer *l = &net->layers[i];
+    return l->type == PLUGIN ? l->plugin->name : get_layer_string(l->type);
+}
+
+void cfg_layers_distinct(const plugin_params *p, const char *key, const int *idx, int n)
+{
+    int i, j, times;
+    for (i = 0; i < n; ++i) {
+        for (j = 0, times = 0; j < n; ++j) times += idx[j] == idx[i];
+        if (times > 1)
+            cfg_fail(p, key, "names layer %d [%s] %d times: each must be a different layer", idx[i],
+                     cfg_layer_type_name(p->net, idx[i]), times);
+    }
+}
+
+/* By type alone: a [connected] layer may hold features or logits, so the parsers add the
+ * order of the layers (logits are computed from features, a prediction from a projection). */
+const char *cfg_not_logits(const network *net, int i)
+{
+    const layer *l = &net->layers[i];
+    if (l->type == SOFTMAX || plugin_layer_is(l, PLUGIN_TYPE_EXPERT_SOFTMAX))
+        return "its outputs are probabilities, not logits";
+    if (l->type == COST) return "a cost layer has no logits";
+    if (l->type == PLUGIN && !plugin_layer_is(l, PLUGIN_TYPE_COSINE))
+        return l->plugin->loss_only ? "a loss layer has no logits" : "its outputs are not logits";
+    return 0;
+}
+
+const char *cfg_not_features(const network *net, int i)
+{
+    const layer *l = &net->layers[i];
+    if (plugin_layer_is(l, PLUGIN_TYPE_COSINE)) return "its outputs are logits (class scores), not features";
+    if (l->type == SOFTMAX || plugin_layer_is(l, PLUGIN_TYPE_EXPERT_SOFTMAX))
+        return "its outputs are probabilities, not features";
+    if (l->type == COST) return "a cost layer has no features";
+    if (l->type == PLUGIN)
+        return l->plugin->loss_only ? "a loss layer has no features" : "its outputs are not features";
+    return 0;
 }

@@ -27,6 +27,21 @@ int cfg_choice(list *options, const plugin_params *p, const char *key, int def_i
  * earlier layer; returns the count and writes up to max indices. */
 int cfg_layer_list(list *options, const plugin_params *p, const char *key, int *out, int max);
 
+/* What a layer reference points at. A key that names earlier layers is checked for range by
+ * cfg_layer_list and for kind by the layer's parser: a reference to a layer of the wrong
+ * kind (logits where features are due, the same layer twice) has outputs of a plausible size
+ * and would train silently on the wrong values. */
+
+/* Section name of layer i of net without brackets: "connected", "cosine". */
+const char *cfg_layer_type_name(const network *net, int i);
+/* Stops when a layer appears more than once in idx [n], the layers named by key. */
+void cfg_layers_distinct(const plugin_params *p, const char *key, const int *idx, int n);
+
+/* Why layer i cannot be used as logits (class scores before any softmax), or 0 if it can. */
+const char *cfg_not_logits(const network *net, int i);
+/* Why layer i cannot be used as features (an embedding, before any classifier), or 0. */
+const char *cfg_not_features(const network *net, int i);
+
 /* Stop with a message about a key (printf-style reason). */
 void cfg_fail(const plugin_params *p, const char *key, const char *fmt, ...)
     __attribute__((noreturn, format(printf, 3, 4)));

@@ -5,7 +5,9 @@
 #     of range or not a number, features/logits count mismatch, feature or logit layers of
 #     different sizes, a layer that is not an earlier one, a missing key, [rcl] without
 #     [mixdata] or with mixup=0 / cutmix=0, projection/prediction size mismatch) stops the
-#     parser with a non-zero exit and a message naming the layer and the key;
+#     parser with a non-zero exit and a message naming the layer and the key; so does a
+#     reference of the wrong kind (features and logits swapped, a layer named twice or in both
+#     lists, prediction equal to or before projection, a [mixdata] or loss layer named);
 #   - the weights file ends with the K x C x D centers: its size, a file 4 bytes short (ends
 #     inside the [cbcl] layer) and one 4 bytes long are refused.
 # Tools: build/tests/tool_cfgcheck, build/tests/tool_weights.
@@ -125,6 +127,27 @@ cbcl_error "features=1,9 is not an earlier layer" "$(edit_in cbcl '^features=.*'
     "key 'features'" "layer 9 is not an earlier layer (this is layer 8)"
 cbcl_error "features=1,x is not a layer index" "$(edit_in cbcl '^features=.*' 'features=1,x')" \
     "key 'features'" "'x' is not a layer index"
+# Kind checks (issue 12 point 7): references of the right size but the wrong kind.
+cbcl_error "features and logits swapped" "$(edit_in cbcl '^features=.*' 'features=2,4'); $(edit_in cbcl '^logits=.*' 'logits=1,3')" \
+    "key 'logits'" "layer 1 [connected] comes before expert 1's features layer 2 [connected]" "swapped"
+cbcl_error "features=1,1 (the same layer twice)" "$(edit_in cbcl '^features=.*' 'features=1,1')" \
+    "key 'features'" "names layer 1 [connected] 2 times"
+cbcl_error "logits=2,2 (the same layer twice)" "$(edit_in cbcl '^logits=.*' 'logits=2,2')" \
+    "key 'logits'" "names layer 2 [connected] 2 times"
+cbcl_error "layer 3 both features and logits" "$(edit_in cbcl '^logits=.*' 'logits=3,4')" \
+    "key 'features'" "layer 3 [connected] is named in logits too"
+cbcl_error "features=0,3: the [mixdata] layer as features" "$(edit_in cbcl '^features=.*' 'features=0,3')" \
+    "key 'features'" "layer 0 [mixdata] cannot be expert 1's features"
+cbcl_error "logits=2,7: the [rcl] loss layer as logits" "$(edit_in cbcl '^logits=.*' 'logits=2,7')" \
+    "key 'logits'" "layer 7 [rcl] cannot be expert 2's logits" "a loss layer has no logits"
+# With [cosine] logit heads (as the shipped cfgs have them) a swap names the [cosine] layer.
+COSINE_LOGITS='/^\[connected\]$/ {N; N; s/^\[connected\]\noutput=3\nactivation=linear$/[cosine]\nclasses=3/}'
+write_cfg "$TMP/cosine-logits.cfg" "$COSINE_LOGITS"
+check "sed for [cosine] logits turns layers 2 and 4 into [cosine]" \
+    [ "$(grep -c '^\[cosine\]' "$TMP/cosine-logits.cfg")" -eq 2 ]
+expect_ok "control: [cbcl] with [cosine] logit layers parses" "$CFGCHECK" "$TMP/cosine-logits.cfg"
+cbcl_error "features and [cosine] logits swapped" "$COSINE_LOGITS; $(edit_in cbcl '^features=.*' 'features=2,4'); $(edit_in cbcl '^logits=.*' 'logits=1,3')" \
+    "key 'features'" "layer 2 [cosine] cannot be expert 1's features" "its outputs are logits"
 # Sanity of the two seds above: they edit the intended sections and nothing else.
 check "sed for 'feature layers of different sizes' edits only the 3rd [connected]" \
     [ "$(diff <(base_cfg) "$TMP/cbcl-feature_layers_of_different_sizes_.cfg" | grep -c '^[<>]')" -eq 2 ]
@@ -137,7 +160,8 @@ rcl_error "lambda=101 is out of range" "$(edit_in rcl '^lambda=.*' 'lambda=101')
 # prediction head (layer 6, the last [connected]) with 3 outputs instead of the projection's 4
 rcl_error "projection/prediction size mismatch" '0,/^output=4/! {0,/^output=4/ s/^output=4/output=3/}' \
     "key 'prediction'" "layer 6 has 3 outputs, the projection layer 5 has 4"
-rcl_error "without [mixdata] (a [dropout] in its place)" 's/^\[mixdata\]/[dropout]/' \
+# A 1x1 [maxpool] in its place keeps the layer indices and sizes ([dropout] cannot be layer 0).
+rcl_error "without [mixdata] (a 1x1 [maxpool] in its place)" 's/^\[mixdata\]/[maxpool]\nsize=1\nstride=1/' \
     "[rcl] needs a [mixdata] layer before it"
 rcl_error "with [mixdata] mixup=0" 's/^\[mixdata\]/[mixdata]\nmixup=0/' "needs mixup=1 and cutmix=1"
 rcl_error "with [mixdata] cutmix=0" 's/^\[mixdata\]/[mixdata]\ncutmix=0/' "needs mixup=1 and cutmix=1"
@@ -145,11 +169,18 @@ rcl_error "without projection" "$(edit_in rcl '^projection=.*' '')" "key 'projec
 rcl_error "without prediction" "$(edit_in rcl '^prediction=.*' '')" "key 'prediction'" "is required"
 rcl_error "prediction=8 is not an earlier layer" "$(edit_in rcl '^prediction=.*' 'prediction=8')" \
     "key 'prediction'" "not an earlier layer"
+# Kind checks (issue 12 point 7)
+rcl_error "prediction equal to projection" "$(edit_in rcl '^prediction=.*' 'prediction=5')" \
+    "key 'prediction'" "layer 5 [connected] is the projection layer too"
+rcl_error "projection and prediction swapped" "$(edit_in rcl '^projection=.*' 'projection=6'); $(edit_in rcl '^prediction=.*' 'prediction=5')" \
+    "key 'prediction'" "layer 5 [connected] comes before the projection layer 6 [connected]"
+rcl_error "projection=0: the [mixdata] layer as the projection head" "$(edit_in rcl '^projection=.*' 'projection=0')" \
+    "key 'projection'" "layer 0 [mixdata] cannot be the projection head"
 # Controls: the mixup=0 / cutmix=0 layouts are valid for [mixdata] itself, so the errors
 # above come from [rcl]; without [rcl] they parse.
 write_cfg "$TMP/mixup0-norcl.cfg" 's/^\[mixdata\]/[mixdata]\nmixup=0/; /^\[rcl\]/,/^$/d'
 expect_ok "control: mixup=0 without [rcl] parses (the error above is [rcl]'s)" "$CFGCHECK" "$TMP/mixup0-norcl.cfg"
-write_cfg "$TMP/nomix-norcl.cfg" 's/^\[mixdata\]/[dropout]/; /^\[rcl\]/,/^$/d'
+write_cfg "$TMP/nomix-norcl.cfg" 's/^\[mixdata\]/[maxpool]\nsize=1\nstride=1/; /^\[rcl\]/,/^$/d'
 expect_ok "control: [cbcl] without [mixdata] (and without [rcl]) parses" "$CFGCHECK" "$TMP/nomix-norcl.cfg"
 
 # ---- centers in the weights file ----

@@ -2,7 +2,8 @@
 # [expert_softmax] cfg errors (src/layers/expert_softmax_layer.c parse_expert_softmax_layer,
 # read_counts_file, cfg_keys.c): on a small valid cfg (a trunk, three [cosine] experts of 10
 # classes, a counts file), each single defect stops the parser with a non-zero exit and a
-# message naming the layer and the key. Tool: build/tests/tool_cfgcheck.
+# message naming the layer and the key; so does an expert named twice or one that is not a
+# logit layer (a [softmax]). Tool: build/tests/tool_cfgcheck.
 set -u
 . "$(dirname "$0")/../lib/lib.sh"
 test_tmp expert-softmax-cfg
@@ -113,6 +114,22 @@ expect_error "expert_softmax cfg: experts=1,x3,5" \
 write_cfg "$TMP/enone.cfg" '/^experts=/d'
 expect_error "expert_softmax cfg: experts missing" \
     "$ES" "key 'experts'" "is required" -- "$CFGCHECK" "$TMP/enone.cfg"
+
+# Kind checks: an expert is named once, and holds logits (issue 12 point 7).
+write_cfg "$TMP/e161616.cfg" 's/^experts=1,3,5/experts=1,1,1/'
+expect_error "expert_softmax cfg: experts=1,1,1 (the same layer three times)" \
+    "$ES" "key 'experts'" "names layer 1 [cosine] 3 times" -- "$CFGCHECK" "$TMP/e161616.cfg"
+write_cfg "$TMP/e133.cfg" 's/^experts=1,3,5/experts=1,3,-3/'
+expect_error "expert_softmax cfg: experts=1,3,-3 (layer 3 twice, once relative)" \
+    "$ES" "key 'experts'" "names layer 3 [cosine] 2 times" -- "$CFGCHECK" "$TMP/e133.cfg"
+# layer 4 a [softmax] of expert 3's logits: 10 outputs like an expert, but probabilities
+base_cfg | awk '/^\[route\]/ { n++; if (n == 2) { print "[softmax]"; skip = 1; next } }
+                skip { skip = 0; next } { print }' | sed 's/^experts=1,3,5/experts=1,4,5/' >"$TMP/esoftmax.cfg"
+expect_error "expert_softmax cfg: an expert that is a [softmax] (probabilities, not logits)" \
+    "$ES" "key 'experts'" "layer 4 [softmax] cannot be an expert's logits" "probabilities" \
+    -- "$CFGCHECK" "$TMP/esoftmax.cfg"
+check "sed for the [softmax] expert edits only the 2nd [route] and experts=" \
+    [ "$(diff <(base_cfg) "$TMP/esoftmax.cfg" | grep -c '^[<>]')" -eq 5 ]
 
 write_cfg "$TMP/tau.cfg" 's/^tau=3/tau=-1/'
 expect_error "expert_softmax cfg: tau=-1 is out of range" \

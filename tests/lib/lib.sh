@@ -5,8 +5,9 @@
 T_PASS=0
 T_FAIL=0
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
-TOOLS=$ROOT/build/tests
-DARKNET=$ROOT/build/test/darknet
+# make test SANITIZE=1 (tests/tests.mk) points these at the sanitizer build.
+TOOLS=${TEST_TOOLS:-$ROOT/build/tests}
+DARKNET=${TEST_DARKNET:-$ROOT/build/test/darknet}
 
 # test_tmp NAME: TMP, a fresh folder for this test (under $TMPDIR, which tests/run.sh points
 # at the test's own empty folder), removed on exit, and the current folder from here on:
