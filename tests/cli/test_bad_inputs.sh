@@ -297,7 +297,7 @@ train_refuses size0 's/^size=3/size=0/' "messages: size=0" "key 'size' must be a
 train_refuses act 's/^activation=leaky/activation=leakky/' "messages: unknown activation" "no such activation"
 train_refuses gray 's/^channels=3/channels=1/' "messages: channels=1 for classifier train" "channels must be 3"
 train_refuses negrate 's/^learning_rate=.*/learning_rate=-1/' "messages: a negative learning_rate" "must not be negative"
-train_refuses batch0 's/^batch=4/batch=0/' "messages: batch=0" "batch and subdivisions must be at least 1"
+train_refuses batch0 's/^batch=4/batch=0/' "messages: batch=0" "batch=0, subdivisions=1" "each must be at least 1"
 train_refuses route 's/^\[avgpool\]/[route]\nlayers=5\n\n[avgpool]/' "messages: a route to a later layer" "must name earlier layers"
 head -c 300 "$TMP/good.weights" >"$TMP/short.weights"
 expect_error "messages: truncated weights" "ends inside layer" -- dn classifier valid "$TMP/t.data" "$TMP/t.cfg" "$TMP/short.weights"
