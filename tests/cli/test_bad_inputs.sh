@@ -230,8 +230,11 @@ expect_clean "crlf: a CRLF labels file" "Saving weights" "rror" -- dn classifier
 
 # ---- sizes: refused before allocating ----
 train_refuses huge_filters 's/^filters=4/filters=2000000000/' "sizes: filters=2000000000" "layer 0 [convolutional]: its weights would take" "over the limit of 4294967296 bytes"
-train_refuses huge_input 's/^width=.*/width=100000/; s/^height=.*/height=100000/' "sizes: width=height=100000" "section [net]: its input would take 480000000000 bytes" "max_buffer_bytes"
-expect_error "sizes: width=height=100000 in valid" "section [net]: its input would take" -- dn classifier valid "$TMP/t.data" "$TMP/huge_input.cfg"
+# 100000 x 100000 x 3 values per image pass 2^31: refused before the int product overflows
+# (patch 0094), ahead of the byte limit; 20000 x 20000 fits an int and meets the byte limit.
+train_refuses huge_input 's/^width=.*/width=100000/; s/^height=.*/height=100000/' "sizes: width=height=100000" "[net]: width=100000, height=100000, channels=3" "at most 2^31 values per image"
+expect_error "sizes: width=height=100000 in valid" "[net]: width=100000, height=100000, channels=3" -- dn classifier valid "$TMP/t.data" "$TMP/huge_input.cfg"
+train_refuses big_input 's/^width=.*/width=20000/; s/^height=.*/height=20000/' "sizes: width=height=20000" "section [net]: its input would take 19200000000 bytes" "max_buffer_bytes"
 train_refuses huge_connected 's/^output=2/output=2000000000/' "sizes: [connected] output=2000000000" "layer 2 [connected]: its weights would take"
 train_refuses huge_upsample 's/^\[avgpool\]/[upsample]\nstride=100000\n\n[avgpool]/' "sizes: [upsample] stride=100000" "layer 1 [upsample]: its output would take"
 expect_error "sizes: DARKNET_MAX_BUFFER_BYTES must be a number" "DARKNET_MAX_BUFFER_BYTES='lots'" -- env_dn DARKNET_MAX_BUFFER_BYTES=lots classifier train "$TMP/t.data" "$TMP/t.cfg"
