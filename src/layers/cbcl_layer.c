@@ -4,6 +4,8 @@
  */
 #include "cbcl_layer.h"
 
+#include <limits.h>
+
 #include <stdlib.h>
 #include <string.h>
 
@@ -54,6 +56,9 @@ layer parse_cbcl_layer(list *options, plugin_params p)
             cfg_fail(&p, "logits", "layer %d has %d outputs, layer %d has %d", logits[0], C, logits[k],
                      p.net->layers[logits[k]].outputs);
     }
+    /* The centers are sized in int ([K, C, D]): past 2^31 values the product overflowed. */
+    if ((long long)K * C * D > INT_MAX)
+        cfg_fail(&p, "features", "%d experts x %d classes x %d features is more than 2^31 center values", K, C, D);
     st->K = K;
     st->C = C;
     st->D = D;

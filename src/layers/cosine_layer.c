@@ -4,6 +4,8 @@
  */
 #include "cosine_layer.h"
 
+#include <limits.h>
+
 #include <stdlib.h>
 
 #include "blas.h"
@@ -46,6 +48,11 @@ layer parse_cosine_layer(list *options, plugin_params p)
 {
     int classes = cfg_int_required(options, &p, "classes", 1, 1 << 20);
     float scale = cfg_float(options, &p, "scale", 30, 0, 1, 1000, 0);
+    /* The buffers are sized in int ([C, D] weights, [B, C] outputs): past 2^31 values the
+       product overflowed (found by the cfg fuzzer). */
+    if ((long long)classes * p.inputs > INT_MAX || (long long)classes * p.batch > INT_MAX)
+        cfg_fail(&p, "classes", "%d classes x %d inputs (or x batch %d) is more than 2^31 values", classes,
+                 p.inputs, p.batch);
     return make_cosine_layer(p.batch, p.inputs, classes, scale);
 }
 
