@@ -193,7 +193,7 @@ int export_command(int argc, char **argv)
             meta_add(&meta, "ood_odin_epsilon", "%.9g", thr.odin_eps);
             meta_add(&meta, "ood_note", "odin needs the input gradient of log max softmax(logits / T): not an output of this graph");
         } else {
-            meta_add(&meta, "ood_note", "%s", thr.score == OOD_MSP ? "msp = max of prob" :
+            meta_add(&meta, "ood_note", "%s", thr.score == OOD_MSP ? "msp = log(max of prob)" :
                      thr.score == OOD_ENERGY ? "energy = the energy output" : "maxlogit = max of logits");
         }
     }

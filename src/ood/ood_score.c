@@ -114,9 +114,19 @@ static double log_sum_exp_t(const float *z, int C, double T)
     return m + log(s);
 }
 
+/* log max_c softmax(z / T)_c = -log(1 + sum_{c != max} exp((z_c - z_max) / T)), through log1p:
+ * MSP itself rounds to exactly 1.0 in double once the logit gap passes about 37 (cosine logits
+ * at s = 30 reach it), and the tied scores inflate FPR95. In log space the score only
+ * saturates past a gap of about 745 T, so distinct margins keep distinct ranks. */
 double ood_log_max_softmax_t(const float *z, int C, float T)
 {
-    return z[ood_argmax(z, C)] / (double)T - log_sum_exp_t(z, C, T);
+    const int best = ood_argmax(z, C);
+    const double m = z[best] / (double)T;
+    double s = 0;
+    int c;
+    for (c = 0; c < C; ++c)
+        if (c != best) s += exp(z[c] / (double)T - m);
+    return -log1p(s);
 }
 
 double ood_max_softmax_t(const float *z, int C, float T)
@@ -124,7 +134,7 @@ double ood_max_softmax_t(const float *z, int C, float T)
     return exp(ood_log_max_softmax_t(z, C, T));
 }
 
-double ood_msp(const float *z, int C) { return ood_max_softmax_t(z, C, 1); }
+double ood_msp(const float *z, int C) { return ood_log_max_softmax_t(z, C, 1); }
 
 double ood_energy(const float *z, int C, float T)
 {
@@ -469,6 +479,6 @@ void ood_score_batch(ood_scorer *s, float *x, double *scores)
         float *zadv = s->dz;
         forward_inference(s->net, s->xadv);
         ood_read_logits(s, zadv);
-        for (b = 0; b < B; ++b) scores[b * OOD_NSCORES + OOD_ODIN] = ood_max_softmax_t(zadv + b * C, C, s->odin_t);
+        for (b = 0; b < B; ++b) scores[b * OOD_NSCORES + OOD_ODIN] = ood_log_max_softmax_t(zadv + b * C, C, s->odin_t);
     }
 }

@@ -1,9 +1,9 @@
 /* OOD scores of a Darknet classifier (higher = more in-distribution), RICASSO section 4.1:
  *
- *   msp       max_c softmax(z)_c
+ *   msp       log max_c softmax(z)_c (the log of the MSP: same ranks, no saturation)
  *   energy    -E = T log sum_c exp(z_c / T), T = 1
  *   maxlogit  max_c z_c
- *   odin      max_c softmax(z(x') / T_o)_c with x' = x + eps * sign(d log S(x) / dx),
+ *   odin      log max_c softmax(z(x') / T_o)_c with x' = x + eps * sign(d log S(x) / dx),
  *             S(x) = max_c softmax(z(x) / T_o)_c; that is ODIN's
  *             x' = x - eps * sign(-d log S / dx). Defaults T_o = 1000, eps = 0.0014 (inputs
  *             in [0, 1], Darknet's range; x' is not clipped, as in ODIN). Where the gradient
@@ -53,7 +53,8 @@ typedef struct ood_head {
 int ood_find_head(network *net, ood_head *h, char *err, int errlen);
 
 /* Scores of one row of logits z [C]. */
-/* In double: MSP near 1 and ranks that float would tie stay apart. */
+/* The msp score: log max_c softmax(z)_c (<= 0), in log space so that MSPs that round to 1.0
+ * keep their ranks; exp() of it is the MSP. The odin score is likewise log max softmax(z' / T). */
 double ood_msp(const float *z, int C);
 double ood_energy(const float *z, int C, float T);
 double ood_maxlogit(const float *z, int C);

@@ -197,6 +197,14 @@ int ood_threshold_load(const char *path, ood_threshold *t, char *err, int errlen
         snprintf(err, errlen, "%s has no %s line", path, have_score ? "threshold=" : "score=");
         return -1;
     }
+    /* msp and odin are log probabilities (<= 0); a positive threshold is a probability-space
+     * file of an earlier version, which would reject every image here. */
+    if ((t->score == OOD_MSP || t->score == OOD_ODIN) && t->threshold > 0) {
+        snprintf(err, errlen, "%s: threshold=%.9g for %s: %s scores are log probabilities (<= 0) since the "
+                 "log-space scores; this file holds a probability: rerun classifier ood to rewrite it",
+                 path, t->threshold, ood_score_name(t->score), ood_score_name(t->score));
+        return -1;
+    }
     return 1;
 }
 

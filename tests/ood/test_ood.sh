@@ -246,7 +246,7 @@ check "experts: ID accuracy $otop equals classifier valid's $vtop" awk -v a="$ot
 "$DARKNET" classifier predict "$TMP/t.data" "$TMP/x.cfg" "$TMP/backup/x.weights" -list "$TMP/noise/list.txt" -out "$TMP/xpred" >/dev/null 2>&1 </dev/null
 check "experts: predict's odin scores equal ood's" \
     awk -F, 'FNR == 1 { next } FILENAME ~ /scores/ { s[$3] = $10; next }
-             { if (!($2 in s)) exit 1; d = $8 - s[$2]; if (d < 0) d = -d; if (d > 1e-6 * s[$2]) exit 1; n++ } END { exit n != 20 }' \
+             { if (!($2 in s)) exit 1; d = $8 - s[$2]; if (d < 0) d = -d; m = s[$2] < 0 ? -s[$2] : s[$2]; if (d > 1e-6 * m + 1e-9) exit 1; n++ } END { exit n != 20 }' \
     "$TMP/xres/scores.csv" "$TMP/xpred/predictions.csv"
 
 # ---- errors ----

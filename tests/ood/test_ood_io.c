@@ -122,7 +122,7 @@ static void test_threshold_file(void)
     int rc;
     memset(&t, 0, sizeof(t));
     t.score = OOD_ODIN;
-    t.threshold = nextafterf(0.1002501f, 1);   /* needs all 9 digits */
+    t.threshold = log(nextafterf(0.1002501f, 1));   /* a log probability; needs all 17 digits */
     t.tpr_target = 0.95;
     t.id_accepted = 0.9501;
     t.id_images = 10000;
@@ -158,6 +158,18 @@ static void test_threshold_file(void)
     rc = ood_threshold_load(tmp_path("noscore.ood"), &r, err, sizeof(err));
     CHECK(rc == -1 && strstr(err, "score="),
           "threshold file: a file without score= is an error ('%s')", err);
+    f = fopen(tmp_path("oldmsp.ood"), "w");
+    fputs("score=msp\nthreshold=0.9\n", f);
+    fclose(f);
+    err[0] = 0;
+    rc = ood_threshold_load(tmp_path("oldmsp.ood"), &r, err, sizeof(err));
+    CHECK(rc == -1 && strstr(err, "log probabilities") && strstr(err, "rerun classifier ood"),
+          "threshold file: a probability-space msp threshold (0.9) is refused, saying why ('%s')", err);
+    f = fopen(tmp_path("oldenergy.ood"), "w");
+    fputs("score=energy\nthreshold=0.9\n", f);
+    fclose(f);
+    CHECK(ood_threshold_load(tmp_path("oldenergy.ood"), &r, err, sizeof(err)) == 1 && r.threshold == 0.9,
+          "threshold file: a positive energy threshold is fine ('%s')", err);
 }
 
 static void test_annotate(void)

@@ -91,14 +91,24 @@ static void test_scores(void)
     const float z[3] = {1, 2, 3};
     const float big[3] = {1000, 0, -1000};
     const double lse = log(exp(1.0) + exp(2.0) + exp(3.0));   /* 3.4076059644443806 */
-    CHECK_CLOSE(ood_msp(z, 3), exp(3 - lse), 1e-6, "scores: msp of (1,2,3) = e^3/(e+e^2+e^3) = %.6f", exp(3 - lse));
+    CHECK_CLOSE(ood_msp(z, 3), 3 - lse, 1e-12, "scores: msp of (1,2,3) = log(e^3/(e+e^2+e^3)) = %.6f", 3 - lse);
+    CHECK_CLOSE(ood_max_softmax_t(z, 3, 1), exp(3 - lse), 1e-12, "scores: max softmax of (1,2,3) = e^3/(e+e^2+e^3)");
     CHECK_CLOSE(ood_energy(z, 3, 1), lse, 1e-5, "scores: -E of (1,2,3) = log(e+e^2+e^3) = %.6f", lse);
     CHECK_CLOSE(ood_energy(z, 3, 2), 2 * log(exp(0.5) + exp(1.0) + exp(1.5)), 1e-5, "scores: -E at T=2 = 2 log sum exp(z/2)");
     CHECK(ood_maxlogit(z, 3) == 3, "scores: max logit of (1,2,3) = 3");
     CHECK_CLOSE(ood_max_softmax_t(z, 3, 1000), exp(0.003 - log(exp(0.001) + exp(0.002) + exp(0.003))), 1e-7,
                 "scores: max softmax(z/1000) of (1,2,3)");
-    CHECK(isfinite(ood_energy(big, 3, 1)) && fabs(ood_energy(big, 3, 1) - 1000) < 1e-3 && ood_msp(big, 3) == 1,
-          "scores: logits of +-1000 give -E = 1000 and msp 1 (no overflow)");
+    CHECK(isfinite(ood_energy(big, 3, 1)) && fabs(ood_energy(big, 3, 1) - 1000) < 1e-3 && ood_msp(big, 3) == 0,
+          "scores: logits of +-1000 give -E = 1000 and msp log 1 = 0 (no overflow)");
+    {
+        /* Gaps of 40 and 50: MSP is exactly 1.0 in double for both; the log-space score keeps
+         * them apart (-e^-40 against -e^-50) and in order. */
+        const float g40[3] = {40, 0, -5}, g50[3] = {50, 0, -5};
+        const double s40 = ood_msp(g40, 3), s50 = ood_msp(g50, 3);
+        CHECK(exp(s40) == 1.0 && exp(s50) == 1.0 && s40 < s50 && s50 < 0,
+              "scores: msp does not saturate where max softmax rounds to 1 (gap 40: %.6g, gap 50: %.6g)", s40, s50);
+        CHECK_CLOSE(s40 / -(exp(-40.0) + exp(-45.0)), 1, 1e-12, "scores: msp at gap 40 = -log1p(e^-40 + e^-45)");
+    }
     CHECK(ood_score_from_name("odin") == OOD_ODIN && ood_score_from_name("ODIN") < 0 &&
           !strcmp(ood_score_name(OOD_ENERGY), "energy"), "scores: names");
 }
@@ -250,20 +260,20 @@ static void check_odin(const char *label, network *net)
     ood_forward(&s, x);
     memcpy(logits, s.logits, sizeof(float) * s.B * s.C);
     for (b = 0; b < s.B; ++b) {
-        const double S = ood_max_softmax_t(logits + b * s.C, s.C, T);
+        const double S = ood_log_max_softmax_t(logits + b * s.C, s.C, T);
         double Sp, Sm;
         ood_forward(&s, xp);
-        Sp = ood_max_softmax_t(s.logits + b * s.C, s.C, T);
+        Sp = ood_log_max_softmax_t(s.logits + b * s.C, s.C, T);
         ood_forward(&s, xm);
-        Sm = ood_max_softmax_t(s.logits + b * s.C, s.C, T);
+        Sm = ood_log_max_softmax_t(s.logits + b * s.C, s.C, T);
         match &= sc[b * OOD_NSCORES + OOD_ODIN] == Sp;
         up &= Sp > S;
         down &= Sm < S;
         if (b == 0)
-            printf("  %s row 0: S(x) %.9f, S(x + eps sign g) %.9f, S(x - eps sign g) %.9f\n", label, S, Sp, Sm);
+            printf("  %s row 0: log S(x) %.12f, log S(x + eps sign g) %.12f, log S(x - eps sign g) %.12f\n", label, S, Sp, Sm);
     }
     CHECK(moved > s.B * s.X / 2, "%s: ODIN moves most inputs (%d of %d)", label, moved, s.B * s.X);
-    CHECK(match, "%s: odin score = max softmax(z(x + eps sign(d log S/dx)) / T), computed by hand", label);
+    CHECK(match, "%s: odin score = log max softmax(z(x + eps sign(d log S/dx)) / T), computed by hand", label);
     CHECK(up, "%s: ODIN's step raises S = max softmax(z/T) in every row", label);
     CHECK(down, "%s: the opposite step lowers S in every row (the sign convention is not flipped)", label);
     /* The clean scores in the same call are the clean pass's. */
