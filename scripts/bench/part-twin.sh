@@ -101,10 +101,11 @@ dn_ms=$(result "$OUT/twin-darknet.out" step_ms); pt_ms=$(result "$OUT/twin-torch
 dn_inf=$(result "$OUT/twin-darknet.out" infer_img_s); pt_inf=$(result "$OUT/twin-torch.out" infer_img_s)
 torch_version=$($PY -c 'import torch; print(torch.__version__)')
 printf "%-34s %10s %10s %12s\n" "RICASSO, $((4 * P)) rows a step" "ms/step" "rows/s" "infer img/s"
+# (awk: the conditionals in parentheses, or printf reads ">" as a redirection)
 awk -v n="$LABEL" -v m="$dn_ms" -v i="${dn_inf:-0}" -v r=$((4 * P)) \
-    'BEGIN { printf "%-34s %10.1f %10.1f %12s\n", n, m, 1e3 * r / m, i > 0 ? sprintf("%.1f", i) : "-" }'
+    'BEGIN { printf "%-34s %10.1f %10.1f %12s\n", n, m, 1e3 * r / m, (i > 0 ? sprintf("%.1f", i) : "-") }'
 awk -v n="PyTorch $torch_version twin" -v m="$pt_ms" -v i="${pt_inf:-0}" -v r=$((4 * P)) \
-    'BEGIN { printf "%-34s %10.1f %10.1f %12s\n", n, m, 1e3 * r / m, i > 0 ? sprintf("%.1f", i) : "-" }'
+    'BEGIN { printf "%-34s %10.1f %10.1f %12s\n", n, m, 1e3 * r / m, (i > 0 ? sprintf("%.1f", i) : "-") }'
 awk -v a="$dn_ms" -v b="$pt_ms" -v i="${dn_inf:-0}" -v j="${pt_inf:-0}" \
-    'BEGIN { printf "%-34s %10s %10.2f %12s\n", "Darknet / PyTorch (speed)", "", b / a, (i > 0 && j > 0) ? sprintf("%.2f", i / j) : "-" }'
+    'BEGIN { printf "%-34s %10s %10.2f %12s\n", "Darknet / PyTorch (speed)", "", b / a, ((i > 0 && j > 0) ? sprintf("%.2f", i / j) : "-") }'
 echo "   (the step's target: Darknet >= 1.5x its twin; load average now: $(cut -d' ' -f1-3 /proc/loadavg))"
