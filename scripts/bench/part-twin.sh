@@ -16,9 +16,12 @@
 #   2. The twin: Darknet's parameters loaded, the same mixed batch, one forward and backward
 #      pass: the total loss and every parameter tensor's gradient must agree with Darknet's
 #      within --tolerance (default 1e-3; per tensor max|g_twin - g_darknet| / max|g_darknet|,
-#      for the loss its relative difference); the worst tensors are printed. This is also the
-#      end-to-end test of the cfg's wiring (the twin states the network by hand). A mismatch
-#      stops the part with exit status 1, before any timing is reported.
+#      for the loss its relative difference); the worst tensors are printed. The twin's
+#      backward takes Darknet's ReLU decisions, which may differ from its own only at inputs
+#      within rounding of 0 (ties; see ricasso_torch.py). This is also the end-to-end test of
+#      the cfg's wiring: the twin states the network by hand and checks it layer by layer
+#      against Darknet's parsed cfg. A mismatch stops the part with exit status 1, before any
+#      timing is reported.
 #   3. The twin's own timing, from Darknet's initial parameters, as Darknet's.
 # Then a table: ms per step, rows per second and inference images per second of each, and
 # Darknet's speed over PyTorch's (the step's target in issue 13: >= 1.5).

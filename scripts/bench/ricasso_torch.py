@@ -3,7 +3,7 @@
 against Darknet's step and timed the way scripts/bench/dn_bench.c times it.
 
     ricasso_torch.py --from DIR [--steps N] [--warmup N] [--infer N] [--threads T]
-                     [--tolerance E] [--check-dtype float32|float64] [--check-only]
+                     [--tolerance E] [--check-dtype float32|float64] [--check-only] [--show N]
 
 DIR holds the files of `dn_bench CFG --steps N --twin-dump DIR` (see dn_bench.c): Darknet's
 layer table, its initial parameters, the generated batch, the pairing its [mixdata] layer
@@ -45,10 +45,21 @@ The check (first): the twin loads Darknet's parameters, mixes Darknet's source r
 Darknet's lambdas and boxes (and compares the mixed batch and labels with [mixdata]'s), runs a
 training-mode forward and backward pass and compares the margins, the features, logits and
 heads, each loss term, the total loss and the gradient of every parameter tensor with
-Darknet's. A tensor's error is max|g_twin - g_darknet| / max|g_darknet|; the total loss's is
-its relative difference; all must be at most --tolerance (default 1e-3). The worst tensors
-are printed. --check-dtype float64 runs the twin in double precision (from the same fp32
-values), so that what remains is Darknet's own rounding.
+Darknet's. A tensor's error is max|g_twin - g_darknet| / max|g_darknet| (the denominator
+floored at 1e-5 of the step's largest gradient: below that a gradient is rounding noise around
+an exact 0, as the projection's batch-norm shift, which the prediction head's batch norm
+cancels); the total loss's is its relative difference; all must be at most --tolerance
+(default 1e-3). The --show worst tensors are printed. --check-dtype float64 runs the twin in
+double precision (from the same fp32 values), so that what remains is Darknet's own rounding.
+
+ReLU ties: where a ReLU's input is within rounding of 0 (at the initial weights about one
+in two million of a step's ReLU inputs: 140 of 281 million at 512 rows), the two forward
+passes may decide it differently; that value then passes its gradient on in one and not in
+the other, which moved whole gradient tensors below it by up to 2% in a 16-row step (a
+finite difference there lands halfway between the two: a kink, not an error of either). The
+check therefore runs the twin's backward with Darknet's ReLU decisions (dn_bench writes them)
+and requires its own to differ from them only at inputs within 1e-5 of their layer's largest
+|x|; a wider disagreement is a forward mismatch and fails the check.
 
 Timing (then, unless --check-only), from Darknet's initial parameters on its source rows:
   step:      zero_grad, draw the pairing (Beta(1, 1) lambdas, uniform box centres, as the
@@ -537,7 +548,7 @@ def load_into(params, mine):
         fail(f"Darknet's dump has parameters the twin lacks: {sorted(left)[:5]}")
 
 
-def check(model, d, dtype, tol):
+def check(model, d, dtype, tol, show=5):
     """Loads Darknet's parameters and batch into the twin, compares one step; returns the
     source rows, their labels, the loss and the errors."""
     dn = read_layers(d)
@@ -637,7 +648,7 @@ def check(model, d, dtype, tol):
               f"(relative difference {abs(c - dn_cost[name]) / max(abs(dn_cost[name]), 1e-30):.2e})")
     print(f"   total loss: twin {total.item():.7g}, Darknet {dn_loss:.7g} (relative difference {e_loss:.2e})")
     print(f"   gradients, max|g_twin - g_darknet| / max|g_darknet| per tensor, worst of {len(errs)}:")
-    for e, name, scale in errs[:int(os.environ.get("TWIN_SHOW", "5"))]:
+    for e, name, scale in errs[:show]:
         print(f"     {e:.2e}  {name} (max|g| {scale:.3g})")
     worst = errs[0][0]
     bad = [n for e, n, _ in errs if not e <= tol]
@@ -668,6 +679,7 @@ def main():
     ap.add_argument("--tolerance", type=float, default=1e-3)
     ap.add_argument("--check-dtype", choices=("float32", "float64"), default="float32")
     ap.add_argument("--check-only", action="store_true")
+    ap.add_argument("--show", type=int, default=5, help="how many of the worst gradient tensors to print")
     ap.add_argument("--seed", type=int, default=1)
     a = ap.parse_args()
     if a.steps < 1 or a.threads < 1 or a.warmup < 0 or a.infer < 0:
@@ -688,7 +700,7 @@ def main():
     print(f"ricasso_torch: torch {torch.__version__}, {torch.get_num_threads()} threads, "
           f"{sum(p.numel() for p in model.parameters())} parameters, batch {read_step(a.src)['batch']}")
     dtype = torch.float64 if a.check_dtype == "float64" else torch.float32
-    x, t, row_class, crit, P, dn_loss, e_loss, e_grad = check(model, a.src, dtype, a.tolerance)
+    x, t, row_class, crit, P, dn_loss, e_loss, e_grad = check(model, a.src, dtype, a.tolerance, a.show)
     if a.check_only:
         return
     # The timed runs start again from Darknet's parameters, in float32.
