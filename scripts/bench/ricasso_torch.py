@@ -512,7 +512,7 @@ def check_wiring(model, dn):
     return mine
 
 
-def keys_from(dn, K):
+def keys_from(dn):
     """The loss keys Darknet parsed ([rcl], [cbcl], [expert_softmax])."""
     by = {t: f for t, f in dn}
     es, cb, rc, mx = by["expert_softmax"], by["cbcl"], by["rcl"], by["mixdata"]
@@ -555,7 +555,7 @@ def check(model, d, dtype, tol, show=5):
     mine = check_wiring(model, dn)
     st = read_step(d)
     B, P, K = st["batch"], st["P"], len(model.experts)
-    keys = keys_from(dn, K)
+    keys = keys_from(dn)
     params, grads = read_tensors(d, "params"), read_tensors(d, "grads")
     batch, outs = read_tensors(d, "batch"), read_tensors(d, "outputs")
     load_into(params, mine)
