@@ -1,7 +1,7 @@
 /* dn_bench: time Darknet training and inference on one generated batch.
  *
  *   dn_bench CFG [--train N] [--infer N] [--warmup N] [--seed S] [--dump DIR]
- *   dn_bench CFG --steps N [--warmup N] [--seed S]
+ *   dn_bench CFG --steps N [--warmup N] [--seed S] [--infer N] [--twin-dump DIR]
  *
  * Loads CFG with parse_network_cfg, fills net->input with uniform [0, 1) values and
  * net->truth with one-hot rows (a random class per image), then times
@@ -21,7 +21,31 @@
  * parameter count): when the cfg has layers that want training statistics (RICASSO's
  * [mixdata] and [expert_softmax]), they get those of a CIFAR-10-LT-like set (imbalance
  * 100, class c has 5000 * 0.01^(c / (classes - 1)) images). Its last line is
- *   RESULT batch=B step_ms=M loss=L
+ *   RESULT batch=B step_ms=M loss=L [infer_img_s=I]
+ * With --infer N given, it then also times N inference batches of the cfg's batch
+ * (network_predict, as above) and adds infer_img_s.
+ *
+ * With --twin-dump DIR (--steps mode) the first training step, before the warm-up, is done
+ * by hand and written out for the PyTorch twin of the RICASSO step
+ * (scripts/bench/ricasso_torch.py): forward and backward, the files below, then the update.
+ *   layers.txt   one line per layer: index, type and the fields the twin checks its wiring
+ *                against (shapes, strides, pads, activations, from=, layers=, the plugin
+ *                layers' keys)
+ *   step.txt     batch, the cost of every layer that has one, the pairing of [mixdata]
+ *                (per pair: Mixup lambda, CutMix lambda, CutMix box x0 y0 x1 y1), the class
+ *                counts, groups and margins of [expert_softmax]
+ *   NAME.f32 with its index NAME.txt (lines "LAYER KIND COUNT OFFSET", in floats):
+ *     batch    the generated batch before [mixdata]: "input" [B, X] and "truth" [B, C]
+ *     params   every parameter as this step starts: "weights", "biases", "scales" (and
+ *              "rolling_mean", "rolling_variance") of convolutional and connected layers,
+ *              [cosine] "weights", and [cbcl] "centers" (these as the forward pass started
+ *              them from the batch)
+ *     grads    dL/dparam of the step's loss L = (sum of the layers' costs) / B, i.e.
+ *              Darknet's accumulated updates times -1/B, before the update applies them
+ *     outputs  after the forward pass: the mixed batch ([mixdata] "output" and "truth") and
+ *              the "output" of every layer the loss layers read (features, logits, heads)
+ *   masks.bin    with masks.txt: which outputs of each ReLU layer are > 0 (see
+ *                write_relu_masks)
  *
  * The last stdout line is machine-readable:
  *   RESULT params=P batch=B train_img_s=T infer_img_s=I loss=L
@@ -36,8 +60,16 @@
 #include <sys/stat.h>
 #include <time.h>
 
+#include "cbcl_layer.h"
+#include "cosine_layer.h"
 #include "darknet.h"
+#include "expert_softmax_layer.h"
 #include "layer_registry.h"
+#include "mixdata_layer.h"
+#include "rcl_layer.h"
+
+/* Darknet's (activations.c); its header does not build with -Wextra -Werror. */
+char *get_activation_string(ACTIVATION a);
 
 static void die(const char *msg, const char *arg)
 {
@@ -136,12 +168,310 @@ static void set_lt_stats(network *net, int classes)
     free(counts);
 }
 
-/* --steps: time training steps only. */
-static int steps_only(network *net, int nsteps, int nwarm)
+/* ---- --twin-dump: the files of scripts/bench/ricasso_torch.py's check ---- */
+
+/* NAME.f32 (floats) with its index NAME.txt: one "LAYER KIND COUNT OFFSET" line per tensor. */
+typedef struct {
+    FILE *data, *index;
+    long offset;
+    char path[4096];
+} tensor_file;
+
+static FILE *open_in(const char *dir, const char *name, char *path, size_t len)
+{
+    FILE *fp;
+    snprintf(path, len, "%s/%s", dir, name);
+    fp = fopen(path, "wb");
+    if (!fp) die("cannot write", path);
+    return fp;
+}
+
+static void tf_open(tensor_file *t, const char *dir, const char *name)
+{
+    char file[256];
+    snprintf(file, sizeof(file), "%s.txt", name);
+    t->index = open_in(dir, file, t->path, sizeof(t->path));
+    snprintf(file, sizeof(file), "%s.f32", name);
+    t->data = open_in(dir, file, t->path, sizeof(t->path));
+    t->offset = 0;
+}
+
+/* x [n]; scaled by `scale` on the way (grads: -1/B). */
+static void tf_put(tensor_file *t, int layer, const char *kind, const float *x, long n, float scale)
+{
+    float buf[1024];
+    long i, j;
+    for (i = 0; i < n; i += j) {
+        const long m = n - i < 1024 ? n - i : 1024;
+        for (j = 0; j < m; ++j) buf[j] = scale * x[i + j];
+        if (fwrite(buf, sizeof(float), m, t->data) != (size_t)m) die("write failed", t->path);
+    }
+    fprintf(t->index, "%d %s %ld %ld\n", layer, kind, n, t->offset);
+    t->offset += n;
+}
+
+static void tf_close(tensor_file *t)
+{
+    if (fclose(t->data) != 0 || fclose(t->index) != 0) die("write failed", t->path);
+}
+
+static void put_list(FILE *fp, const char *key, const int *v, int n)
+{
+    int i;
+    fprintf(fp, " %s=", key);
+    for (i = 0; i < n; ++i) fprintf(fp, "%s%d", i ? "," : "", v[i]);
+}
+
+/* layers.txt: what the twin checks its own wiring against. */
+static void write_layers(const network *net, FILE *fp)
+{
+    int i;
+    for (i = 0; i < net->n; ++i) {
+        const layer *l = &net->layers[i];
+        fprintf(fp, "%d ", i);
+        if (l->type == CONVOLUTIONAL) {
+            fprintf(fp, "convolutional c=%d h=%d w=%d n=%d size=%d stride=%d pad=%d bn=%d act=%s out_c=%d out_h=%d out_w=%d",
+                    l->c, l->h, l->w, l->n, l->size, l->stride, l->pad, l->batch_normalize,
+                    get_activation_string(l->activation), l->out_c, l->out_h, l->out_w);
+        } else if (l->type == SHORTCUT) {
+            fprintf(fp, "shortcut from=%d c=%d h=%d w=%d out_c=%d out_h=%d out_w=%d act=%s alpha=%g beta=%g",
+                    l->index, l->c, l->h, l->w, l->out_c, l->out_h, l->out_w,
+                    get_activation_string(l->activation), l->alpha, l->beta);
+        } else if (l->type == ROUTE) {
+            fprintf(fp, "route");
+            put_list(fp, "layers", l->input_layers, l->n);
+            fprintf(fp, " out_c=%d out_h=%d out_w=%d", l->out_c, l->out_h, l->out_w);
+        } else if (l->type == AVGPOOL) {
+            fprintf(fp, "avgpool c=%d h=%d w=%d", l->c, l->h, l->w);
+        } else if (l->type == CONNECTED) {
+            fprintf(fp, "connected inputs=%d outputs=%d bn=%d act=%s", l->inputs, l->outputs,
+                    l->batch_normalize, get_activation_string(l->activation));
+        } else if (plugin_layer_is(l, PLUGIN_TYPE_COSINE)) {
+            fprintf(fp, "cosine inputs=%d classes=%d scale=%.9g", l->inputs, l->outputs,
+                    ((const cosine_state *)l->plugin_state)->scale);
+        } else if (plugin_layer_is(l, PLUGIN_TYPE_MIXDATA)) {
+            const mix_pairing *pr = mixdata_find_pairing(net);
+            fprintf(fp, "mixdata rows=%d pairs=%d mixup_row0=%d cutmix_row0=%d c=%d h=%d w=%d",
+                    pr->rows, pr->pairs, pr->mixup_row0, pr->cutmix_row0, l->c, l->h, l->w);
+        } else if (plugin_layer_is(l, PLUGIN_TYPE_RCL)) {
+            const rcl_state *st = l->plugin_state;
+            fprintf(fp, "rcl projection=%d prediction=%d lambda=%.9g", st->projection,
+                    st->prediction, st->lambda);
+        } else if (plugin_layer_is(l, PLUGIN_TYPE_CBCL)) {
+            const cbcl_state *st = l->plugin_state;
+            fprintf(fp, "cbcl");
+            put_list(fp, "features", st->features, st->K);
+            put_list(fp, "logits", st->logits, st->K);
+            fprintf(fp, " g0=%.9g g1=%.9g e0=%.9g e1=%.9g lambda=%.9g", st->g0, st->g1, st->e0,
+                    st->e1, st->lambda);
+        } else if (plugin_layer_is(l, PLUGIN_TYPE_EXPERT_SOFTMAX)) {
+            const expert_softmax_state *st = l->plugin_state;
+            fprintf(fp, "expert_softmax");
+            put_list(fp, "experts", st->expert, st->K);
+            fprintf(fp, " tau=%.9g aala=%d reweight=%d energy_t=%.9g scale=%.9g", st->tau,
+                    st->aala, st->reweight, st->energy_t, st->scale);
+        } else {
+            fprintf(fp, "other");
+        }
+        fprintf(fp, "\n");
+    }
+}
+
+/* Parameters (kind "weights" etc.) or their gradients, of every layer that has them.
+ * grads = 0: values; grads = 1: -update / B (weight decay is added by the update, later). */
+static void put_params(tensor_file *t, const network *net, int grads)
+{
+    const float g = grads ? -1.f / net->batch : 1.f;
+    int i;
+    for (i = 0; i < net->n; ++i) {
+        const layer *l = &net->layers[i];
+        if (l->type == CONVOLUTIONAL || l->type == CONNECTED) {
+            const long n = l->type == CONVOLUTIONAL ? l->n : l->outputs;
+            const long nw = l->type == CONVOLUTIONAL ? l->nweights : (long)l->inputs * l->outputs;
+            tf_put(t, i, "weights", grads ? l->weight_updates : l->weights, nw, g);
+            tf_put(t, i, "biases", grads ? l->bias_updates : l->biases, n, g);
+            if (l->batch_normalize) {
+                tf_put(t, i, "scales", grads ? l->scale_updates : l->scales, n, g);
+                if (!grads) {
+                    tf_put(t, i, "rolling_mean", l->rolling_mean, n, 1);
+                    tf_put(t, i, "rolling_variance", l->rolling_variance, n, 1);
+                }
+            }
+        } else if (plugin_layer_is(l, PLUGIN_TYPE_COSINE)) {
+            tf_put(t, i, "weights", grads ? l->weight_updates : l->weights, l->nweights, g);
+        } else if (grads && plugin_layer_is(l, PLUGIN_TYPE_CBCL)) {
+            const cbcl_state *st = l->plugin_state;
+            tf_put(t, i, "centers", st->center_updates, (long)st->K * st->C * st->D, g);
+        }
+    }
+}
+
+/* The [cbcl] centers, which the forward pass starts from the batch. */
+static void put_centers(tensor_file *t, const network *net)
+{
+    int i;
+    for (i = 0; i < net->n; ++i) {
+        const layer *l = &net->layers[i];
+        if (plugin_layer_is(l, PLUGIN_TYPE_CBCL)) {
+            const cbcl_state *st = l->plugin_state;
+            tf_put(t, i, "centers", st->centers, (long)st->K * st->C * st->D, 1);
+        }
+    }
+}
+
+static void put_output(tensor_file *t, const network *net, int i)
+{
+    const layer *l = &net->layers[i];
+    tf_put(t, i, "output", l->output, (long)l->outputs * l->batch, 1);
+}
+
+/* step.txt: costs, pairing, the class statistics of [expert_softmax]. */
+static void write_step(const network *net, FILE *fp)
+{
+    const mix_pairing *pr = mixdata_find_pairing(net);
+    int i, p, k, c;
+    fprintf(fp, "batch %d\n", net->batch);
+    for (i = 0; i < net->n; ++i) {
+        const layer *l = &net->layers[i];
+        if (l->cost) fprintf(fp, "cost %d %.9g\n", i, l->cost[0]);
+    }
+    if (pr) {
+        fprintf(fp, "pairs %d active %d\n", pr->pairs, pr->active);
+        for (p = 0; p < pr->pairs; ++p) {
+            const int *b = pr->cutmix_box + 4 * p;
+            fprintf(fp, "pair %d %.9g %.9g %d %d %d %d\n", p, pr->mixup_lambda[p],
+                    pr->cutmix_lambda[p], b[0], b[1], b[2], b[3]);
+        }
+    }
+    for (i = 0; i < net->n; ++i) {
+        const layer *l = &net->layers[i];
+        const expert_softmax_state *st;
+        if (!plugin_layer_is(l, PLUGIN_TYPE_EXPERT_SOFTMAX)) continue;
+        st = l->plugin_state;
+        fprintf(fp, "counts");
+        for (c = 0; c < st->C; ++c) fprintf(fp, " %d", st->count[c]);
+        fprintf(fp, "\nclass_group");
+        for (c = 0; c < st->C; ++c) fprintf(fp, " %d", st->class_group[c]);
+        fprintf(fp, "\n");
+        for (k = 0; k < st->K; ++k) {
+            fprintf(fp, "margin %d", k);
+            for (c = 0; c < st->C; ++c) fprintf(fp, " %.9g", st->margin[k * st->C + c]);
+            fprintf(fp, "\n");
+        }
+    }
+}
+
+/* masks.bin with its index masks.txt ("LAYER relu COUNT OFFSET", offset in bytes): for every
+ * ReLU layer, one bit per output, 1 where the output is > 0 (packed, least significant bit
+ * first). Where a ReLU's input is within rounding of 0, Darknet and the twin may decide it
+ * differently, and the gradients below then differ by that row's share; the twin's check
+ * takes Darknet's decisions from here (and checks they differ from its own only there). */
+static void write_relu_masks(const network *net, const char *dir)
+{
+    char path[4096], ipath[4096];
+    FILE *data = open_in(dir, "masks.bin", path, sizeof(path));
+    FILE *index = open_in(dir, "masks.txt", ipath, sizeof(ipath));
+    long off = 0;
+    int i;
+    for (i = 0; i < net->n; ++i) {
+        const layer *l = &net->layers[i];
+        long n, j;
+        unsigned byte = 0;
+        if (!(l->type == CONVOLUTIONAL || l->type == SHORTCUT || l->type == CONNECTED) || l->activation != RELU)
+            continue;
+        n = (long)l->outputs * l->batch;
+        for (j = 0; j < n; ++j) {
+            if (l->output[j] > 0) byte |= 1u << (j & 7);
+            if ((j & 7) == 7 || j == n - 1) {
+                if (fputc((int)byte, data) == EOF) die("write failed", path);
+                byte = 0;
+            }
+        }
+        fprintf(index, "%d relu %ld %ld\n", i, n, off);
+        off += (n + 7) / 8;
+    }
+    if (fclose(data) != 0) die("write failed", path);
+    if (fclose(index) != 0) die("write failed", ipath);
+}
+
+/* The layers whose outputs the loss layers read: features, logits, heads. */
+static void put_loss_inputs(tensor_file *t, const network *net)
+{
+    int i, k;
+    for (i = 0; i < net->n; ++i) {
+        const layer *l = &net->layers[i];
+        if (plugin_layer_is(l, PLUGIN_TYPE_CBCL)) {
+            const cbcl_state *st = l->plugin_state;
+            for (k = 0; k < st->K; ++k) put_output(t, net, st->features[k]);
+        } else if (plugin_layer_is(l, PLUGIN_TYPE_RCL)) {
+            const rcl_state *st = l->plugin_state;
+            put_output(t, net, st->projection);
+            put_output(t, net, st->prediction);
+        } else if (plugin_layer_is(l, PLUGIN_TYPE_EXPERT_SOFTMAX)) {
+            const expert_softmax_state *st = l->plugin_state;
+            for (k = 0; k < st->K; ++k) put_output(t, net, st->expert[k]);
+        }
+    }
+}
+
+/* One training step by hand, with its files (see the header); net->input and net->truth hold
+ * the batch. The network must start with its [mixdata] layer. */
+static void twin_dump(network *net, const char *dir)
+{
+    char path[4096];
+    tensor_file batch, params, grads, outputs;
+    FILE *fp;
+    const int B = net->batch;
+    if (!net->n || !plugin_layer_is(&net->layers[0], PLUGIN_TYPE_MIXDATA))
+        die("--twin-dump needs a cfg whose first layer is [mixdata]", 0);
+    if (mkdir(dir, 0777) != 0 && errno != EEXIST) die("cannot create", dir);
+    fp = open_in(dir, "layers.txt", path, sizeof(path));
+    write_layers(net, fp);
+    if (fclose(fp) != 0) die("write failed", path);
+    tf_open(&batch, dir, "batch");
+    tf_put(&batch, 0, "input", net->input, (long)net->inputs * B, 1);
+    tf_put(&batch, 0, "truth", net->truth, (long)net->truths * B, 1);
+    tf_close(&batch);
+    tf_open(&params, dir, "params");
+    put_params(&params, net, 0);
+
+    *net->seen += B;
+    net->train = 1;
+    forward_network(net);
+    backward_network(net);
+
+    put_centers(&params, net);
+    tf_close(&params);
+    tf_open(&grads, dir, "grads");
+    put_params(&grads, net, 1);
+    tf_close(&grads);
+    tf_open(&outputs, dir, "outputs");
+    put_output(&outputs, net, 0);
+    tf_put(&outputs, 0, "truth", net->truth, (long)net->truths * B, 1);
+    put_loss_inputs(&outputs, net);
+    tf_close(&outputs);
+    write_relu_masks(net, dir);
+    fp = open_in(dir, "step.txt", path, sizeof(path));
+    write_step(net, fp);
+    if (fclose(fp) != 0) die("write failed", path);
+    update_network(net);
+    {
+        double cost = 0;
+        int i;
+        for (i = 0; i < net->n; ++i) if (net->layers[i].cost) cost += net->layers[i].cost[0];
+        printf("dn_bench: wrote the twin's check files to %s (one step, loss %.6g)\n", dir, cost / B);
+    }
+}
+
+/* --steps: time training steps only (after the twin's step when dumpdir is given), then
+ * ninfer inference batches when ninfer > 0. */
+static int steps_only(network *net, int nsteps, int nwarm, int ninfer, const char *dumpdir)
 {
     int j;
     float loss = 0;
+    double infer_s = 0, infer_cpu = 0;
     if (plugin_network_wants_train_stats(net)) set_lt_stats(net, net->truths);
+    if (dumpdir) twin_dump(net, dumpdir);
     for (j = 0; j < nwarm; ++j) loss = train_network_datum(net);
     double t0 = now_s(), c0 = cpu_s();
     for (j = 0; j < nsteps; ++j) loss = train_network_datum(net);
@@ -150,7 +480,22 @@ static int steps_only(network *net, int nsteps, int nwarm)
     if (!isfinite(loss)) die("training loss is not finite", 0);
     printf("dn_bench: %d training steps in %.3f s, %.1f ms per step, %.2f cores busy (loss %.4f)\n",
            nsteps, s, 1e3 * s / nsteps, cs / s, loss);
-    printf("RESULT batch=%d step_ms=%.2f loss=%.5f\n", net->batch, 1e3 * s / nsteps, loss);
+    if (ninfer) {
+        float *input = net->input;
+        for (j = 0; j < nwarm; ++j) network_predict(net, input);
+        t0 = now_s();
+        c0 = cpu_s();
+        for (j = 0; j < ninfer; ++j) network_predict(net, input);
+        infer_s = now_s() - t0;
+        infer_cpu = cpu_s() - c0;
+        for (j = 0; j < net->outputs * net->batch; ++j)
+            if (!isfinite(net->output[j])) die("inference output is not finite", 0);
+        printf("dn_bench: inference: %d batches in %.3f s, %.1f images/s, %.2f cores busy\n",
+               ninfer, infer_s, (double)ninfer * net->batch / infer_s, infer_cpu / infer_s);
+    }
+    printf("RESULT batch=%d step_ms=%.2f loss=%.5f", net->batch, 1e3 * s / nsteps, loss);
+    if (ninfer) printf(" infer_img_s=%.2f", (double)ninfer * net->batch / infer_s);
+    printf("\n");
     free_network(net);
     return 0;
 }
@@ -158,10 +503,15 @@ static int steps_only(network *net, int nsteps, int nwarm)
 int main(int argc, char **argv)
 {
     const char *cfg = 0, *dumpdir = 0;
-    int ntrain = 10, ninfer = 20, nwarm = 2, seed = 1, nsteps = 0, i;
+    const char *twindir = 0;
+    int ntrain = 10, ninfer = 20, nwarm = 2, seed = 1, nsteps = 0, infer_given = 0, i;
     for (i = 1; i < argc; ++i) {
         if (!strcmp(argv[i], "--train") && i + 1 < argc) ntrain = parse_count(argv[++i], "--train", 1);
-        else if (!strcmp(argv[i], "--infer") && i + 1 < argc) ninfer = parse_count(argv[++i], "--infer", 1);
+        else if (!strcmp(argv[i], "--infer") && i + 1 < argc) {
+            ninfer = parse_count(argv[++i], "--infer", 1);
+            infer_given = 1;
+        }
+        else if (!strcmp(argv[i], "--twin-dump") && i + 1 < argc) twindir = argv[++i];
         else if (!strcmp(argv[i], "--warmup") && i + 1 < argc) nwarm = parse_count(argv[++i], "--warmup", 0);
         else if (!strcmp(argv[i], "--seed") && i + 1 < argc) seed = parse_count(argv[++i], "--seed", 0);
         else if (!strcmp(argv[i], "--dump") && i + 1 < argc) dumpdir = argv[++i];
@@ -169,11 +519,12 @@ int main(int argc, char **argv)
         else if (argv[i][0] != '-' && !cfg) cfg = argv[i];
         else {
             fprintf(stderr, "usage: dn_bench CFG [--train N] [--infer N] [--warmup N] [--seed S] [--dump DIR]\n"
-                            "       dn_bench CFG --steps N [--warmup N] [--seed S]\n");
+                            "       dn_bench CFG --steps N [--warmup N] [--seed S] [--infer N] [--twin-dump DIR]\n");
             return 2;
         }
     }
     if (!cfg) die("no cfg given", 0);
+    if (twindir && !nsteps) die("--twin-dump needs --steps N", 0);
 
     srand(seed);
     network *net = parse_network_cfg((char *)cfg);
@@ -186,7 +537,7 @@ int main(int argc, char **argv)
         for (b = 0; b < batch; ++b) net->truth[b * k + rand() % k] = 1;
         printf("dn_bench: %s: %d layers, batch %d, input %dx%dx%d, %d classes\n",
                cfg, net->n, batch, net->w, net->h, net->c, k);
-        return steps_only(net, nsteps, nwarm);
+        return steps_only(net, nsteps, nwarm, infer_given ? ninfer : 0, twindir);
     }
     long params = count_params(net);
     printf("dn_bench: %s: %d layers, %ld parameters, batch %d, input %dx%dx%d, %d classes\n",
