@@ -112,6 +112,21 @@ $(OUT)/test_dnnl: $(OUT)/test_dnnl.o $(COMMON) $(DNNL_LIB)
 	@echo "  LINK   $@"
 	@$(CC) $(CFLAGS) $^ -o $@ $(LDLIBS) -ldnnl
 
+# tests/darknet/test_grouped_experts.c also against the oneDNN build (grouped oneDNN
+# convolutions against the separate branches' Winograd and oneDNN ones), as
+# test_grouped_experts_dnnl; like test_dnnl, only where libdnnl-dev is installed.
+GROUPED_DNNL := $(if $(HAVE_DNNL),$(OUT)/test_grouped_experts_dnnl)
+DNNL_TEST    += $(GROUPED_DNNL)
+build: $(GROUPED_DNNL)
+
+$(OUT)/test_grouped_experts_dnnl.o: tests/darknet/test_grouped_experts.c | $(OUT)
+	@echo "  CC     $< (oneDNN)"
+	@$(CC) $(CPPFLAGS) -DDNNL $(CFLAGS) -c $< -o $@
+
+$(OUT)/test_grouped_experts_dnnl: $(OUT)/test_grouped_experts_dnnl.o $(COMMON) $(DNNL_LIB)
+	@echo "  LINK   $@"
+	@$(CC) $(CFLAGS) $^ -o $@ $(LDLIBS) -ldnnl
+
 $(OUT):
 	@mkdir -p $@
 

@@ -234,13 +234,29 @@ static int export_maxpool(ctx *x, int i, const layer *l, const char *base)
     return 1;
 }
 
+/* [route] groups=G group_id=I (darknet-patches/0061): block I of G of v along axis 1, the
+   channels of an image or the values of a row (one input's channel block is contiguous in
+   its row), as a Slice. */
+static const char *route_block(ctx *x, const char *v, int width, int id, const char *base, int k)
+{
+    const int64_t starts = (int64_t)id * width, ends = starts + width, axes = 1, one = 1;
+    const char *in[4], *o = og_name(x->g, "%s_block%d", base, k);
+    in[0] = v;
+    in[1] = og_init_int64(x->g, og_name(x->g, "%s_starts", o), &starts, &one, 1);
+    in[2] = og_init_int64(x->g, og_name(x->g, "%s_ends", o), &ends, &one, 1);
+    in[3] = og_init_int64(x->g, og_name(x->g, "%s_axes", o), &axes, &one, 1);
+    og_node(x->g, "Slice", o, o, 4, in);
+    return o;
+}
+
 static int export_route(ctx *x, int i, const layer *l, const char *base)
 {
     const char **in;
+    const int G = l->groups > 1 ? l->groups : 1;
     int k, same = l->out_h > 0 && l->out_w > 0;
     onnx_node *nd;
     const char *o;
-    if (l->n == 1) {
+    if (l->n == 1 && G == 1) {
         x->out[i] = x->out[l->input_layers[0]];
         return 1;
     }
@@ -249,6 +265,12 @@ static int export_route(ctx *x, int i, const layer *l, const char *base)
         const layer *s = &x->net->layers[l->input_layers[k]];
         tval v = x->out[l->input_layers[k]];
         in[k] = same ? as_image(x, v, s->out_c, s->out_h, s->out_w).name : flat(x, v).name;
+        if (G > 1) in[k] = route_block(x, in[k], same ? s->out_c / G : s->outputs / G, l->group_id, base, k);
+    }
+    if (l->n == 1) {
+        x->out[i] = (tval){in[0], same, l->out_c, l->out_h, l->out_w, l->outputs};
+        free(in);
+        return 1;
     }
     o = og_name(x->g, "%s_concat", base);
     nd = og_node(x->g, "Concat", o, o, l->n, in);
@@ -265,22 +287,25 @@ static int export_shortcut(ctx *x, int i, const layer *l, const char *base)
     if (l->w != l->out_w || l->h != l->out_h || l->c != l->out_c) {
         /* Darknet's shortcut between unequal shapes (LGLA's option-A shortcut) adds from[c,
            y*s, x*s] to channel c < min(c_from, c_out) of the input: a 1x1 convolution of
-           stride s whose weights are the identity on those channels and zero elsewhere. Only
+           stride s whose weights are the identity on those channels and zero elsewhere; with
+           groups=G (darknet-patches/0060) the same inside each of the G channel blocks. Only
            whole-number downsampling is exported: other shapes sample positions no ONNX op
            reproduces exactly. */
         const int s = l->out_w > 0 ? l->w / l->out_w : 0;
-        const int minc = l->c < l->out_c ? l->c : l->out_c;
+        const int G = l->groups > 1 ? l->groups : 1, cg = l->c / G, og = l->out_c / G;
+        const int minc = cg < og ? cg : og;
         const int64_t wd[4] = {l->out_c, l->c, 1, 1}, k2[2] = {1, 1}, s2[2] = {s, s};
         const char *in[2];
-        float *w;       /* [c_out, c_from] identity on the first minc channels */
+        float *w;       /* [c_out, c_from] identity on the first minc channels of each block */
         onnx_node *nd;
-        int k;
+        int k, gi;
         if (s < 1 || l->w != l->out_w * s || l->h != l->out_h * s)
             return fail(x, "layer %d [shortcut]: layer %d (from) is %dx%dx%d and the input %dx%dx%d: only equal "
                         "shapes or a whole-number downsampling of from are exported",
                         i, l->index, l->w, l->h, l->c, l->out_w, l->out_h, l->out_c);
         w = calloc((size_t)l->out_c * l->c, sizeof(float));
-        for (k = 0; k < minc; ++k) w[k * l->c + k] = 1;
+        for (gi = 0; gi < G; ++gi)
+            for (k = 0; k < minc; ++k) w[(size_t)(gi * og + k) * l->c + gi * cg + k] = 1;
         in[0] = as_image(x, b, l->c, l->h, l->w).name;
         in[1] = og_init_float(x->g, og_name(x->g, "%s_from_select", base), w, wd, 4);
         free(w);

@@ -23,8 +23,11 @@
  *                     defaults to size - 1), windows ignore the padding
  *   [avgpool]         GlobalAveragePool
  *   [route]           Concat over channels when the inputs share h and w, else of the
- *                     flattened inputs (Darknet's concatenation of whole rows)
- *   [shortcut]        alpha * input + beta * from (equal shapes only), then the activation
+ *                     flattened inputs (Darknet's concatenation of whole rows); with groups=
+ *                     a Slice of each input's channel block first
+ *   [shortcut]        alpha * input + beta * from, then the activation; from a larger input
+ *                     (option A) through a 1x1 selection Conv of stride s, per channel block
+ *                     with groups=
  *   [dropout]         identity (Darknet scales in training, not at test time)
  *   [softmax]         groups=1, no tree: Softmax(input / temperature)
  *   [activation]      the activation

@@ -8,6 +8,7 @@
 #include "cosine_layer.h"
 #include "expert_softmax_layer.h"
 #include "export_command.h"
+#include "grouped_command.h"
 #include "mixdata_layer.h"
 #include "ood_commands.h"
 #include "rcl_layer.h"
@@ -40,12 +41,13 @@ _Static_assert(sizeof(plugin_types) / sizeof(plugin_types[0]) == PLUGIN_TYPE_COU
 /* Classifier subcommands of this project (darknet classifier NAME ...). Keep
  * PLUGIN_COMMAND_COUNT equal to the number of rows: the check below fails the build
  * otherwise (no sentinel row: the lookup is bounded by the count). */
-#define PLUGIN_COMMAND_COUNT 4
+#define PLUGIN_COMMAND_COUNT 5
 static const plugin_command plugin_commands[] = {
     {"ood", OOD_USAGE_OOD, ood_command_ood},
     {"predict", OOD_USAGE_PREDICT, ood_command_predict},
     {"demo", OOD_USAGE_DEMO, ood_command_demo},
     {"export", EXPORT_USAGE, export_command},
+    {"regroup", GROUPED_USAGE, grouped_command},
 };
 _Static_assert(sizeof(plugin_commands) / sizeof(plugin_commands[0]) == PLUGIN_COMMAND_COUNT,
                "PLUGIN_COMMAND_COUNT does not match the rows of plugin_commands");

@@ -15,6 +15,10 @@
  * the following layers' weights absorb: the same function class and, with i.i.d. initial
  * weights, the same initial distribution.
  * Shapes: in [B, C1, H, W] = [2, 2, 4, 6], main and out [B, C2, H/2, W/2] = [2, 4, 2, 3].
+ *
+ * groups=2 (darknet-patches/0060, the grouped expert cfgs): the same per block of channels,
+ * block g of the input (C1/2 channels) into the first channels of block g of the output
+ * (C2/2 channels): out[b, g C2/2 + k] gets in[b, g C1/2 + k] for k < C1/2.
  */
 #include <math.h>
 #include <stdio.h>
@@ -32,8 +36,9 @@ enum { B = 2, C1 = 2, H = 4, W = 6, C2 = 4, H2 = 2, W2 = 3 };
 
 static float frand(void) { return (float)rand() / RAND_MAX * 2.f - 1.f; }
 
-static void run(ACTIVATION act, const char *aname)
+static void run(ACTIVATION act, const char *aname, int G)
 {
+    const int c1g = C1 / G, c2g = C2 / G;
     float in[NIN], main_out[NOUT], in_delta[NIN], main_delta[NOUT], d_out[NOUT];
     float want_out[NOUT], want_in_delta[NIN], want_main_delta[NOUT];
     layer layers[2];
@@ -52,6 +57,7 @@ static void run(ACTIVATION act, const char *aname)
     l = make_shortcut_layer(B, 0, W2, H2, C2, W, H, C1);
     l.activation = act;
     l.alpha = l.beta = 1;     /* parse_shortcut's defaults */
+    l.groups = G;
     memset(&net, 0, sizeof(net));
     net.layers = layers;
     net.input = main_out;      /* the previous layer: the main path */
@@ -64,14 +70,15 @@ static void run(ACTIVATION act, const char *aname)
             for (y = 0; y < H2; ++y)
                 for (x = 0; x < W2; ++x) {
                     const int o = ((b * C2 + k) * H2 + y) * W2 + x;
+                    const int g = k / c2g, kk = k % c2g;
                     double v = main_out[o];
-                    if (k < C1) v += in[((b * C1 + k) * H + 2 * y) * W + 2 * x];
+                    if (kk < c1g) v += in[((b * C1 + g * c1g + kk) * H + 2 * y) * W + 2 * x];
                     if (act == RELU && v < 0) v = 0;
                     want_out[o] = (float)v;
                     err_out = fmax(err_out, fabs(l.output[o] - v));
                 }
-    CHECK(err_out <= 1e-6, "shortcut option A (%s): forward = main path + input sampled at stride 2 "
-          "into the first %d of %d channels (max error %.2g)", aname, C1, C2, err_out);
+    CHECK(err_out <= 1e-6, "shortcut option A (%s, groups=%d): forward = main path + input sampled at stride 2 "
+          "into the first %d of %d channels of each block (max error %.2g)", aname, G, c1g, c2g, err_out);
 
     memcpy(want_in_delta, in_delta, sizeof(in_delta));
     memcpy(want_main_delta, main_delta, sizeof(main_delta));
@@ -82,17 +89,18 @@ static void run(ACTIVATION act, const char *aname)
                 for (x = 0; x < W2; ++x) {
                     const int o = ((b * C2 + k) * H2 + y) * W2 + x;
                     const float g = (act == RELU && want_out[o] <= 0) ? 0 : d_out[o];
+                    const int blk = k / c2g, kk = k % c2g;
                     want_main_delta[o] += g;
-                    if (k < C1) want_in_delta[((b * C1 + k) * H + 2 * y) * W + 2 * x] += g;
+                    if (kk < c1g) want_in_delta[((b * C1 + blk * c1g + kk) * H + 2 * y) * W + 2 * x] += g;
                 }
     backward_shortcut_layer(l, net);
     for (i = 0; i < NOUT; ++i) err_main = fmax(err_main, fabs(main_delta[i] - want_main_delta[i]));
     for (i = 0; i < NIN; ++i) err_in = fmax(err_in, fabs(in_delta[i] - want_in_delta[i]));
-    CHECK(err_main <= 1e-6, "shortcut option A (%s): backward adds delta_out to the main path's delta "
-          "in all %d channels (max error %.2g)", aname, C2, err_main);
-    CHECK(err_in <= 1e-6, "shortcut option A (%s): backward adds delta_out to the input's delta at the "
+    CHECK(err_main <= 1e-6, "shortcut option A (%s, groups=%d): backward adds delta_out to the main path's delta "
+          "in all %d channels (max error %.2g)", aname, G, C2, err_main);
+    CHECK(err_in <= 1e-6, "shortcut option A (%s, groups=%d): backward adds delta_out to the input's delta at the "
           "even positions of its %d channels only, the odd positions unchanged (max error %.2g)",
-          aname, C1, err_in);
+          aname, G, C1, err_in);
     free(l.output);
     free(l.delta);
 }
@@ -100,7 +108,9 @@ static void run(ACTIVATION act, const char *aname)
 int main(void)
 {
     srand(5);
-    run(LINEAR, "linear");
-    run(RELU, "relu");
+    run(LINEAR, "linear", 1);
+    run(RELU, "relu", 1);
+    run(LINEAR, "linear", 2);
+    run(RELU, "relu", 2);
     return harness_finish();
 }

@@ -1,11 +1,13 @@
 #!/bin/bash
 # `darknet classifier export` (src/export) checked by real consumers:
-#   1. five networks with random weights (tool_export_ref init: random batch-norm statistics,
+#   1. six networks with random weights (tool_export_ref init: random batch-norm statistics,
 #      scales and biases too): tests/export/stock.cfg (every stock layer and activation the
 #      export supports, odd sizes), cfg/ce-resnet32-cifar10.cfg (stock ResNet-32),
 #      cfg/lgla-resnet32-cifar10.cfg (3 experts, [cosine], [expert_softmax]),
 #      cfg/ricasso-resnet32-cifar10.cfg (the full RICASSO cfg: [mixdata], SimSiam heads, [rcl],
-#      [cbcl]) and cfg/ricasso-fmnist-demo.cfg, each with only batch= changed;
+#      [cbcl]), its grouped form cfg/ricasso-resnet32-cifar10-grouped.cfg (grouped
+#      convolutions and shortcuts, [route] channel blocks) and cfg/ricasso-fmnist-demo.cfg,
+#      each with only batch= changed;
 #   2. for each: Debian's python3-onnx checker (onnx.checker.check_model, full_check) accepts
 #      the file; OpenCV's dnn module (tool_onnx_run: readNetFromONNX, the images in one batch,
 #      blobFromImages with swapRB and 1/255) reproduces Darknet's probabilities, logits and
@@ -113,6 +115,10 @@ for c in ce lgla ricasso; do
     sed 's/^batch=128$/batch=4/' "cfg/$c-resnet32-cifar10.cfg" >"$TMP/$c.cfg"
     model "$c-resnet32" "$TMP/$c.cfg" 32 "$TMP/ten.data"
 done
+# the grouped layout (darknet-patches/0060, 0061): a Slice per expert's features, option-A
+# selections per channel block, grouped Conv nodes
+sed 's/^batch=128$/batch=4/' cfg/ricasso-resnet32-cifar10-grouped.cfg >"$TMP/ricasso-grouped.cfg"
+model ricasso-resnet32-grouped "$TMP/ricasso-grouped.cfg" 32 "$TMP/ten.data"
 sed 's/^batch=64$/batch=4/' cfg/ricasso-fmnist-demo.cfg >"$TMP/demo.cfg"
 model ricasso-demo "$TMP/demo.cfg" 28 "$TMP/ten.data"
 
@@ -137,6 +143,7 @@ EOF
 ); then pass "$3: graph: $msg"; else fail "$3: graph contents" "$msg"; fi
 }
 [ -s "$TMP/ricasso-resnet32.onnx" ] && graph_check "$TMP/ricasso-resnet32.onnx" "$TMP/ricasso.cfg" ricasso-resnet32
+[ -s "$TMP/ricasso-resnet32-grouped.onnx" ] && graph_check "$TMP/ricasso-resnet32-grouped.onnx" "$TMP/ricasso-grouped.cfg" ricasso-resnet32-grouped
 [ -s "$TMP/ricasso-demo.onnx" ] && graph_check "$TMP/ricasso-demo.onnx" "$TMP/demo.cfg" ricasso-demo
 if [ -s "$TMP/stock.onnx" ] && [ "$HAVE_ONNX" -eq 1 ]; then
     ops=$($PY -c 'import onnx, sys; print(" ".join(sorted(set(n.op_type for n in onnx.load(sys.argv[1]).graph.node))))' "$TMP/stock.onnx")
