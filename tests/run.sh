@@ -1,7 +1,9 @@
 #!/bin/bash
 # Runs the test suite: the test programs given as arguments (built by tests/tests.mk), every
 # tests/*/test_*.sh, and the GPU build check. Each test prints "PASS name" / "FAIL name: why"
-# lines and ends with "@@ counts P F"; this script adds those up.
+# lines and ends with "@@ counts P F"; this script adds those up. "SKIP name: why" lines
+# (checks this machine cannot run, e.g. bf16 on a CPU without it) count neither way; they
+# are listed just before the last line.
 #
 # A test that exits non-zero, dies on a signal, times out, is missing, or ends without its
 # counts line is one more failure under its own name, whatever it had counted before.
@@ -23,6 +25,7 @@ mkdir -p "$LOGS"
 PASSED=0
 FAILED=0
 FAILED_NAMES=()
+SKIPPED=()     # "test: check" of each SKIP line (a check the machine cannot run; not counted)
 # Per-test wall-clock limits (seconds): a hang is a failure, not a stuck `make test`.
 C_LIMIT=${TEST_C_LIMIT:-300}
 SH_LIMIT=${TEST_SH_LIMIT:-400}
@@ -47,7 +50,8 @@ run_test() {
     left=$(cd "$work" && find . -mindepth 1 -maxdepth 1 | head -n 5 | tr '\n' ' ')
     rm -rf "$work"
     [ -n "$left" ] && fail_one "$name" "left files in its folder: $left"
-    grep -E '^(PASS|FAIL) ' "$log"
+    grep -E '^(PASS|FAIL|SKIP) ' "$log"
+    while IFS= read -r s; do SKIPPED+=("$name: ${s#SKIP }"); done < <(grep -E '^SKIP ' "$log")
     counts=$(grep -E '^@@ counts [0-9]+ [0-9]+$' "$log" | tail -n 1)
     if [ -n "$counts" ]; then
         read -r _ _ p f <<<"$counts"
@@ -115,5 +119,9 @@ if [ "$FAILED" -gt 0 ]; then
     echo "failed: $(printf '%s\n' "${FAILED_NAMES[@]}" | awk '!seen[$0]++' | paste -sd ' ')"
 fi
 [ -n "${GPU_BUILD:-}" ] && echo "$GPU_BUILD (not counted below)"
+if [ ${#SKIPPED[@]} -gt 0 ]; then
+    echo "skipped on this machine (not counted below): ${#SKIPPED[@]}"
+    printf '  %s\n' "${SKIPPED[@]}"
+fi
 echo "$PASSED passed, $FAILED failed"
 [ "$FAILED" -eq 0 ]

@@ -15,7 +15,8 @@
 # tests/accel/test_dnnl.c is the exception: it compares the oneDNN convolutions with Darknet's own
 # and links build/test-dnnl/libdarknet.a (the same test build with DNNL=1, made by the top
 # Makefile when libdnnl-dev is installed). Without libdnnl-dev it is neither built nor run,
-# and counts nothing either way.
+# and counts nothing either way. tests/accel/test_bf16.c (bf16 convolutions against float)
+# is built and run the same way.
 
 DN      := build/darknet
 CUDA    ?= /usr/local/cuda
@@ -55,7 +56,7 @@ LDLIBS  := -lm -pthread $(or $(shell pkg-config --libs openblas 2>/dev/null),-lo
 
 HAVE_DNNL:= $(shell dpkg -s libdnnl-dev >/dev/null 2>&1 && echo 1)
 DNNL_LIB := build/test-dnnl$(SUFFIX)/libdarknet.a
-DNNL_TEST:= $(if $(HAVE_DNNL),$(OUT)/test_dnnl)
+DNNL_TEST:= $(if $(HAVE_DNNL),$(OUT)/test_dnnl $(OUT)/test_bf16)
 
 # The fuzz harnesses (tests/fuzz/fuzz_*.c; scripts/fuzz builds them with libFuzzer) built with
 # tests/fuzz/fuzz_replay.c, a main that runs the files it is given through the harness, for
@@ -65,7 +66,7 @@ FUZZ_SRC := $(filter-out tests/fuzz/fuzz_common.c tests/fuzz/fuzz_replay.c,$(sor
 FUZZ     := $(addprefix $(OUT)/,$(basename $(notdir $(FUZZ_SRC))))
 FUZZ_WRAP:= -Wl,--wrap=exit,--wrap=malloc,--wrap=calloc,--wrap=realloc,--wrap=free,--wrap=fopen,--wrap=fclose
 
-TEST_SRC := $(filter-out tests/accel/test_dnnl.c,$(sort $(wildcard tests/*/test_*.c)))
+TEST_SRC := $(filter-out tests/accel/test_dnnl.c tests/accel/test_bf16.c,$(sort $(wildcard tests/*/test_*.c)))
 TOOL_SRC := $(sort $(wildcard tests/tools/tool_*.c))
 TESTS    := $(addprefix $(OUT)/,$(basename $(notdir $(TEST_SRC))))
 TOOLS    := $(addprefix $(OUT)/,$(basename $(notdir $(TOOL_SRC))))
@@ -103,12 +104,12 @@ $(FUZZ): $(OUT)/%: $(OUT)/%.o $(OUT)/fuzz_common.o $(OUT)/fuzz_replay.o $(LIB)
 	@echo "  LINK   $@"
 	@$(CC) $(CFLAGS) $^ -o $@ $(FUZZ_WRAP) $(LDLIBS)
 
-# The oneDNN comparison: its own object (compiled with -DDNNL) and library.
-$(OUT)/test_dnnl.o: tests/accel/test_dnnl.c | $(OUT)
+# The oneDNN comparisons: their own objects (compiled with -DDNNL) and library.
+$(OUT)/test_dnnl.o $(OUT)/test_bf16.o: $(OUT)/%.o: tests/accel/%.c | $(OUT)
 	@echo "  CC     $<"
 	@$(CC) $(CPPFLAGS) -DDNNL $(CFLAGS) -c $< -o $@
 
-$(OUT)/test_dnnl: $(OUT)/test_dnnl.o $(COMMON) $(DNNL_LIB)
+$(OUT)/test_dnnl $(OUT)/test_bf16: $(OUT)/%: $(OUT)/%.o $(COMMON) $(DNNL_LIB)
 	@echo "  LINK   $@"
 	@$(CC) $(CFLAGS) $^ -o $@ $(LDLIBS) -ldnnl
 

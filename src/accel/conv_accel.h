@@ -14,6 +14,15 @@
  * statistics) and the activation applied, and the layer returns at once (patch 0024).
  * The state behind l.accel caches primitives per layer shape and batch, so
  * set_batch_network and resize_network need nothing special.
+ *
+ * bf16 ([net] bf16=1, net.bf16): the convolutions take their inputs in bfloat16 (8-bit
+ * significand) and compute in float: forward src and weights, backward diff_dst, weights and
+ * src are rounded to bf16 on the way in, each call, from Darknet's float buffers; output,
+ * weight_updates and net.delta stay float. Darknet's float weights remain the master copy
+ * the update changes, and batch norm, bias, activations and everything outside the
+ * convolutions run in float as before. conv_accel_bf16_unsupported says whether this CPU
+ * can: 0 when oneDNN has jit (not reference) bf16 convolutions here (AVX512-BF16 or AMX),
+ * else a sentence saying why not; the parser refuses bf16=1 with it (darknet-patches/0070).
  */
 #ifndef CONV_ACCEL_H
 #define CONV_ACCEL_H
@@ -24,5 +33,6 @@ void *conv_accel_create(void);
 void conv_accel_free(void *state);
 int conv_accel_forward(layer l, network net);
 int conv_accel_backward(layer l, network net);
+const char *conv_accel_bf16_unsupported(void);
 
 #endif

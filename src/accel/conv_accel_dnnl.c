@@ -26,6 +26,19 @@
  * created primitive is fatal: by then outputs may be half written.
  *
  * DARKNET_DNNL_VERBOSE=1 prints, for each new plan, the implementation oneDNN chose.
+ *
+ * bf16 (net.bf16, [net] bf16=1). The primitives of a plan made for a bf16 network take
+ * bf16 src and weights (forward), bf16 diff_dst and weights (backward data) and bf16 src and
+ * diff_dst (backward weights); dst, diff_src and diff_weights stay f32. The input reorders
+ * round Darknet's float tensors to bf16 (to nearest even) as they change layout, so the
+ * conversion costs no pass of its own, and Darknet keeps its float weights (the master copy
+ * that the update changes) and float gradients. Winograd (conv_winograd.c, float) is not
+ * used. Only jit kernels are accepted: a plan whose bf16 primitives would be oneDNN's
+ * reference ones (an implementation string with "ref" in it: correct but many times slower
+ * than float) is made in float instead, with a note on stderr saying so. Whether the CPU can
+ * at all (AVX512-BF16 or AMX, as oneDNN's dispatcher sees it: ONEDNN_MAX_CPU_ISA lowers what
+ * it sees) is conv_accel_bf16_unsupported's answer; asking for bf16 where it says no is
+ * fatal (the parser refuses the cfg before that).
  */
 #ifdef DNNL
 
@@ -49,6 +62,8 @@ static struct {
     int plain;              /* DARKNET_DNNL_FORMAT=plain */
     int verbose;            /* DARKNET_DNNL_VERBOSE=1 */
     int winograd;           /* this CPU can run conv_winograd.c */
+    int bf16;               /* 0 not checked yet, 1 jit bf16 convolutions, -1 none (bf16_why) */
+    char bf16_why[400];
     dnnl_engine_t engine;
     dnnl_stream_t stream;
     void *slot[SLOTS];
@@ -204,13 +219,16 @@ static void arg_out_finish(arg *a, float *data)
 
 /* ---- plans ---- */
 
-enum { K_BATCH, K_C, K_H, K_W, K_N, K_SIZE, K_STRIDE, K_PAD, K_GROUPS, K_OH, K_OW, KEYS };
+/* K_BF16: the network asked for bf16 (the plan may still be float: plan.bf16). */
+enum { K_BATCH, K_C, K_H, K_W, K_N, K_SIZE, K_STRIDE, K_PAD, K_GROUPS, K_OH, K_OW, K_BF16, KEYS };
 
 typedef struct {
     int key[KEYS];
     int state;                          /* 1 usable, -1 oneDNN cannot do this shape */
     dnnl_memory_desc_t src_md, wei_md, dst_md;  /* Darknet's layouts */
+    int bf16;                           /* 1: the primitives take bf16 inputs */
     dnnl_primitive_desc_t fwd_pd;       /* kept: the hint for the backward primitives */
+    dnnl_primitive_desc_t bwd_data_pd, bwd_wei_pd;  /* until plan_backward makes the primitives */
     dnnl_primitive_t fwd;
     arg f_src, f_wei, f_dst;
     int bwd_state;                      /* 0 not yet created, 1 usable, -1 failed */
@@ -236,6 +254,8 @@ static void plan_free(plan *p)
     if (p->bwd_data) dnnl_primitive_destroy(p->bwd_data);
     if (p->bwd_wei) dnnl_primitive_destroy(p->bwd_wei);
     if (p->fwd_pd) dnnl_primitive_desc_destroy(p->fwd_pd);
+    if (p->bwd_data_pd) dnnl_primitive_desc_destroy(p->bwd_data_pd);
+    if (p->bwd_wei_pd) dnnl_primitive_desc_destroy(p->bwd_wei_pd);
     free(p);
 }
 
@@ -254,26 +274,106 @@ void conv_accel_free(void *s)
     free(st);
 }
 
-static void layer_key(const layer *l, int *key)
+static void layer_key(const layer *l, int bf16, int *key)
 {
     key[K_BATCH] = l->batch; key[K_C] = l->c; key[K_H] = l->h; key[K_W] = l->w;
     key[K_N] = l->n; key[K_SIZE] = l->size; key[K_STRIDE] = l->stride; key[K_PAD] = l->pad;
-    key[K_GROUPS] = l->groups; key[K_OH] = l->out_h; key[K_OW] = l->out_w;
+    key[K_GROUPS] = l->groups; key[K_OH] = l->out_h; key[K_OW] = l->out_w; key[K_BF16] = bf16;
 }
 
-static void print_impl(const char *what, const_dnnl_primitive_desc_t pd, const int *k)
+static const char *impl_of(const_dnnl_primitive_desc_t pd)
 {
-    const char *impl = "?";
+    const char *impl = 0;
+    if (dnnl_primitive_desc_query(pd, dnnl_query_impl_info_str, 0, &impl) != dnnl_success || !impl) return "?";
+    return impl;
+}
+
+/* oneDNN's reference implementations ("ref:any", "gemm:ref"...): right, but slow. */
+static int reference_impl(const_dnnl_primitive_desc_t pd)
+{
+    return strstr(impl_of(pd), "ref") != 0;
+}
+
+static void print_impl(const char *what, const_dnnl_primitive_desc_t pd, const plan *p)
+{
+    const int *k = p->key;
     if (!ctx.verbose) return;
-    dnnl_primitive_desc_query(pd, dnnl_query_impl_info_str, 0, &impl);
-    fprintf(stderr, "conv_accel_dnnl: %-16s %s  batch %d, %dx%dx%d -> %d filters %dx%d/%d pad %d groups %d\n",
-            what, impl, k[K_BATCH], k[K_C], k[K_H], k[K_W], k[K_N], k[K_SIZE], k[K_SIZE],
-            k[K_STRIDE], k[K_PAD], k[K_GROUPS]);
+    fprintf(stderr, "conv_accel_dnnl: %-16s %-5s %s  batch %d, %dx%dx%d -> %d filters %dx%d/%d pad %d groups %d\n",
+            what, p->bf16 ? "bf16" : "f32", impl_of(pd), k[K_BATCH], k[K_C], k[K_H], k[K_W], k[K_N],
+            k[K_SIZE], k[K_SIZE], k[K_STRIDE], k[K_PAD], k[K_GROUPS]);
 }
 
 static const dnnl_memory_desc_t *query(const_dnnl_primitive_desc_t pd, dnnl_query_t what)
 {
     return dnnl_primitive_desc_query_md(pd, what, 0);
+}
+
+/* What a primitive is offered for a tensor whose Darknet layout is `user`: the layout left
+   to oneDNN (Darknet's own with DARKNET_DNNL_FORMAT=plain), in type `dt`. */
+static int offer(dnnl_memory_desc_t *md, const dnnl_memory_desc_t *user, dnnl_data_type_t dt)
+{
+    dnnl_dims_t dims;
+    memcpy(dims, user->dims, sizeof(dims));
+    return dnnl_memory_desc_init_by_tag(md, user->ndims, dims, dt,
+                                        ctx.plain ? (user->ndims == 5 ? dnnl_abcde : dnnl_abcd)
+                                                  : dnnl_format_tag_any) == dnnl_success;
+}
+
+/* p->fwd_pd, with bf16 or float inputs; 0 when oneDNN cannot. */
+static int forward_pd(plan *p, int bf16)
+{
+    const int *k = p->key;
+    dnnl_dims_t strides = {k[K_STRIDE], k[K_STRIDE]};
+    dnnl_dims_t pad = {k[K_PAD], k[K_PAD]};
+    dnnl_data_type_t in = bf16 ? dnnl_bf16 : dnnl_f32;
+    dnnl_memory_desc_t src, wei, dst;
+    dnnl_convolution_desc_t cd;
+    dnnl_primitive_desc_t pd = 0;
+
+    if (!offer(&src, &p->src_md, in) || !offer(&wei, &p->wei_md, in) || !offer(&dst, &p->dst_md, dnnl_f32)
+        || dnnl_convolution_forward_desc_init(&cd, dnnl_forward_training, dnnl_convolution_direct,
+                                              &src, &wei, NULL, &dst, strides, pad, pad) != dnnl_success
+        || dnnl_primitive_desc_create(&pd, &cd, NULL, ctx.engine, NULL) != dnnl_success) return 0;
+    p->fwd_pd = pd;
+    return 1;
+}
+
+/* p->bwd_data_pd and p->bwd_wei_pd (p->fwd_pd is their hint); 0 when oneDNN cannot. With
+   bf16: backward data makes a float diff_src (added to net.delta) from bf16 weights and
+   diff_dst; backward weights a float diff_weights from bf16 src and diff_dst. */
+static int backward_pds(plan *p, int bf16)
+{
+    const int *k = p->key;
+    dnnl_dims_t strides = {k[K_STRIDE], k[K_STRIDE]};
+    dnnl_dims_t pad = {k[K_PAD], k[K_PAD]};
+    dnnl_data_type_t in = bf16 ? dnnl_bf16 : dnnl_f32;
+    dnnl_memory_desc_t src_in, src_f, wei_in, wei_f, dst_in;
+    dnnl_convolution_desc_t dd, wd;
+    dnnl_primitive_desc_t dpd = 0, wpd = 0;
+    int ok = offer(&src_in, &p->src_md, in) && offer(&src_f, &p->src_md, dnnl_f32)
+          && offer(&wei_in, &p->wei_md, in) && offer(&wei_f, &p->wei_md, dnnl_f32)
+          && offer(&dst_in, &p->dst_md, in)
+          && dnnl_convolution_backward_data_desc_init(&dd, dnnl_convolution_direct, &src_f, &wei_in,
+                                                      &dst_in, strides, pad, pad) == dnnl_success
+          && dnnl_primitive_desc_create(&dpd, &dd, NULL, ctx.engine, p->fwd_pd) == dnnl_success
+          && dnnl_convolution_backward_weights_desc_init(&wd, dnnl_convolution_direct, &src_in, &wei_f,
+                                                         NULL, &dst_in, strides, pad, pad) == dnnl_success
+          && dnnl_primitive_desc_create(&wpd, &wd, NULL, ctx.engine, p->fwd_pd) == dnnl_success;
+    if (!ok) {
+        if (dpd) dnnl_primitive_desc_destroy(dpd);
+        return 0;
+    }
+    p->bwd_data_pd = dpd;
+    p->bwd_wei_pd = wpd;
+    return 1;
+}
+
+static void drop_pds(plan *p)
+{
+    if (p->fwd_pd) dnnl_primitive_desc_destroy(p->fwd_pd);
+    if (p->bwd_data_pd) dnnl_primitive_desc_destroy(p->bwd_data_pd);
+    if (p->bwd_wei_pd) dnnl_primitive_desc_destroy(p->bwd_wei_pd);
+    p->fwd_pd = p->bwd_data_pd = p->bwd_wei_pd = 0;
 }
 
 /* The forward primitive of a new plan; 0 when oneDNN cannot do the shape. */
@@ -285,10 +385,6 @@ static int plan_forward(plan *p)
     dnnl_dims_t dst = {k[K_BATCH], k[K_N], k[K_OH], k[K_OW]};
     dnnl_dims_t wei = {k[K_N], k[K_C], k[K_SIZE], k[K_SIZE]};
     dnnl_dims_t gwei = {g, k[K_N] / g, k[K_C] / g, k[K_SIZE], k[K_SIZE]};
-    dnnl_dims_t strides = {k[K_STRIDE], k[K_STRIDE]};
-    dnnl_dims_t pad = {k[K_PAD], k[K_PAD]};
-    dnnl_memory_desc_t any_src, any_wei, any_dst;
-    dnnl_convolution_desc_t cd;
 
     /* Darknet's output size is (h + 2 pad - size) / stride + 1, rounded down; oneDNN's rule
        with symmetric padding is the same, so any rows Darknet drops it drops too. */
@@ -301,19 +397,25 @@ static int plan_forward(plan *p)
         || (g == 1 ? dnnl_memory_desc_init_by_tag(&p->wei_md, 4, wei, dnnl_f32, dnnl_oihw)
                    : dnnl_memory_desc_init_by_tag(&p->wei_md, 5, gwei, dnnl_f32, dnnl_goihw))
            != dnnl_success) return 0;
-    any_src = p->src_md; any_wei = p->wei_md; any_dst = p->dst_md;
-    if (!ctx.plain) {
-        if (dnnl_memory_desc_init_by_tag(&any_src, 4, src, dnnl_f32, dnnl_format_tag_any) != dnnl_success
-            || dnnl_memory_desc_init_by_tag(&any_dst, 4, dst, dnnl_f32, dnnl_format_tag_any) != dnnl_success
-            || dnnl_memory_desc_init_by_tag(&any_wei, g == 1 ? 4 : 5, g == 1 ? wei : gwei, dnnl_f32,
-                                            dnnl_format_tag_any) != dnnl_success) return 0;
+    if (k[K_BF16]) {
+        /* All three passes, so that a training plan is bf16 throughout or not at all. */
+        const char *slow = 0;
+        if (!forward_pd(p, 1) || !backward_pds(p, 1)) slow = "no bf16 implementation at all";
+        else if (reference_impl(p->fwd_pd)) slow = impl_of(p->fwd_pd);
+        else if (reference_impl(p->bwd_data_pd)) slow = impl_of(p->bwd_data_pd);
+        else if (reference_impl(p->bwd_wei_pd)) slow = impl_of(p->bwd_wei_pd);
+        if (slow) {
+            fprintf(stderr, "conv_accel_dnnl: bf16: oneDNN has no jit kernel for the convolution of batch %d, "
+                    "%dx%dx%d -> %d filters %dx%d/%d pad %d groups %d (it offers %s); this layer runs in float\n",
+                    k[K_BATCH], k[K_C], k[K_H], k[K_W], k[K_N], k[K_SIZE], k[K_SIZE], k[K_STRIDE], k[K_PAD],
+                    k[K_GROUPS], slow);
+            drop_pds(p);
+        } else {
+            p->bf16 = 1;
+        }
     }
-    if (dnnl_convolution_forward_desc_init(&cd, dnnl_forward_training, dnnl_convolution_direct,
-                                           &any_src, &any_wei, NULL, &any_dst, strides, pad, pad)
-            != dnnl_success
-        || dnnl_primitive_desc_create(&p->fwd_pd, &cd, NULL, ctx.engine, NULL) != dnnl_success)
-        return 0;
-    print_impl("forward", p->fwd_pd, k);
+    if (!p->bf16 && !forward_pd(p, 0)) return 0;
+    print_impl("forward", p->fwd_pd, p);
     return dnnl_primitive_create(&p->fwd, p->fwd_pd) == dnnl_success
         && arg_init(&p->f_src, query(p->fwd_pd, dnnl_query_src_md), &p->src_md, IN, 0)
         && arg_init(&p->f_wei, query(p->fwd_pd, dnnl_query_weights_md), &p->wei_md, IN, -1)
@@ -323,33 +425,11 @@ static int plan_forward(plan *p)
 /* The two backward primitives, on first use. */
 static int plan_backward(plan *p)
 {
-    const int *k = p->key;
-    dnnl_dims_t strides = {k[K_STRIDE], k[K_STRIDE]};
-    dnnl_dims_t pad = {k[K_PAD], k[K_PAD]};
-    dnnl_memory_desc_t src = p->src_md, wei = p->wei_md, dst = p->dst_md;
-    dnnl_convolution_desc_t dd, wd;
-    dnnl_primitive_desc_t dpd = 0, wpd = 0;
-    int ok;
-
-    if (!ctx.plain) {
-        dnnl_dims_t s, w, d;
-        memcpy(s, p->src_md.dims, sizeof(s));
-        memcpy(w, p->wei_md.dims, sizeof(w));
-        memcpy(d, p->dst_md.dims, sizeof(d));
-        if (dnnl_memory_desc_init_by_tag(&src, 4, s, dnnl_f32, dnnl_format_tag_any) != dnnl_success
-            || dnnl_memory_desc_init_by_tag(&dst, 4, d, dnnl_f32, dnnl_format_tag_any) != dnnl_success
-            || dnnl_memory_desc_init_by_tag(&wei, p->wei_md.ndims, w, dnnl_f32, dnnl_format_tag_any)
-               != dnnl_success) return 0;
-    }
-    ok = dnnl_convolution_backward_data_desc_init(&dd, dnnl_convolution_direct, &src, &wei, &dst,
-                                                  strides, pad, pad) == dnnl_success
-      && dnnl_primitive_desc_create(&dpd, &dd, NULL, ctx.engine, p->fwd_pd) == dnnl_success
-      && dnnl_convolution_backward_weights_desc_init(&wd, dnnl_convolution_direct, &src, &wei, NULL,
-                                                     &dst, strides, pad, pad) == dnnl_success
-      && dnnl_primitive_desc_create(&wpd, &wd, NULL, ctx.engine, p->fwd_pd) == dnnl_success;
+    int ok = p->bwd_data_pd || backward_pds(p, p->bf16);
     if (ok) {
-        print_impl("backward data", dpd, k);
-        print_impl("backward weights", wpd, k);
+        const_dnnl_primitive_desc_t dpd = p->bwd_data_pd, wpd = p->bwd_wei_pd;
+        print_impl("backward data", dpd, p);
+        print_impl("backward weights", wpd, p);
         /* Slots: 0 holds diff_dst for both primitives when they want the same layout (the
            weights pass runs first and the data pass reuses it), else 2 for the data pass;
            1 holds src for the weights pass, then diff_src. */
@@ -364,21 +444,26 @@ static int plan_backward(plan *p)
           && arg_init(&p->d_wei, query(dpd, dnnl_query_weights_md), &p->wei_md, IN, -1)
           && arg_init(&p->d_dsrc, query(dpd, dnnl_query_diff_src_md), &p->src_md, ACCUMULATE, 1);
     }
-    if (dpd) dnnl_primitive_desc_destroy(dpd);
-    if (wpd) dnnl_primitive_desc_destroy(wpd);
+    if (p->bwd_data_pd) dnnl_primitive_desc_destroy(p->bwd_data_pd);
+    if (p->bwd_wei_pd) dnnl_primitive_desc_destroy(p->bwd_wei_pd);
+    p->bwd_data_pd = p->bwd_wei_pd = 0;
     return ok;
 }
 
 /* The plan for this layer's current shape and batch, or 0 when oneDNN cannot do it. */
-static plan *find_plan(const layer *l)
+static plan *find_plan(const layer *l, int bf16)
 {
     state *st = l->accel;
     int key[KEYS], i;
     if (!st || !context()) return 0;
-    layer_key(l, key);
+    layer_key(l, bf16, key);
     for (i = 0; i < PLANS; ++i) {
         plan *p = st->plans[i];
         if (p && !memcmp(p->key, key, sizeof(key))) return p->state > 0 ? p : 0;
+    }
+    if (bf16 && conv_accel_bf16_unsupported()) {
+        fprintf(stderr, "conv_accel_dnnl: bf16 convolutions were asked for, but %s\n", conv_accel_bf16_unsupported());
+        exit(1);
     }
     plan *p = calloc(1, sizeof(plan));
     if (!p) return 0;
@@ -406,10 +491,10 @@ static plan *find_plan(const layer *l)
    so that a test can compare the paths). */
 enum { WINO_FWD = 1, WINO_BWD_DATA = 2, WINO_BWD_WEIGHTS = 4 };
 
-static int winograd(const layer *l)
+static int winograd(const layer *l, const network *net)
 {
     const char *env;
-    if (!l->accel || !context() || !ctx.winograd || l->size != 3 || l->stride != 1 || l->pad != 1
+    if (!l->accel || net->bf16 || !context() || !ctx.winograd || l->size != 3 || l->stride != 1 || l->pad != 1
         || l->groups != 1 || l->out_h != l->h || l->out_w != l->w) return 0;
     env = getenv("DARKNET_WINOGRAD");
     return env && *env ? atoi(env) & 7 : WINO_FWD | WINO_BWD_DATA | WINO_BWD_WEIGHTS;
@@ -472,12 +557,12 @@ int conv_accel_forward(layer l, network net)
     wino_epilogue ep;
     int fused = l.accel && epilogue(&l, &net, &ep);
 #ifdef __x86_64__
-    if (winograd(&l) & WINO_FWD) {
+    if (winograd(&l, &net) & WINO_FWD) {
         wino_forward(l.batch, l.c, l.h, l.w, l.n, l.weights, net.input, l.output, fused ? &ep : 0);
         return fused ? 2 : 1;
     }
 #endif
-    plan *p = find_plan(&l);
+    plan *p = find_plan(&l, net.bf16 != 0);
     if (!p) return 0;
     arg_in(&p->f_src, net.input);
     arg_in(&p->f_wei, l.weights);
@@ -495,11 +580,11 @@ int conv_accel_backward(layer l, network net)
     int wino = 0, ddst_ready = 0;
     plan *p = 0;
 #ifdef __x86_64__
-    wino = winograd(&l);
+    wino = winograd(&l, &net);
     if (!net.delta) wino |= WINO_BWD_DATA;   /* nothing to do there */
 #endif
     if ((wino & (WINO_BWD_DATA | WINO_BWD_WEIGHTS)) != (WINO_BWD_DATA | WINO_BWD_WEIGHTS)) {
-        p = find_plan(&l);
+        p = find_plan(&l, net.bf16 != 0);
         if (!p) return 0;
         if (!p->bwd_state) p->bwd_state = plan_backward(p) ? 1 : -1;
         if (p->bwd_state < 0) return 0;
@@ -546,6 +631,76 @@ int conv_accel_backward(layer l, network net)
     run(p->bwd_data, 3, dargs, "convolution backward data");
     arg_out_finish(&p->d_dsrc, net.delta);
     return 1;
+}
+
+/* ---- can this CPU do bf16? ---- */
+
+static const char *isa_name(dnnl_cpu_isa_t isa)
+{
+    switch (isa) {
+        case dnnl_cpu_isa_sse41: return "SSE41";
+        case dnnl_cpu_isa_avx: return "AVX";
+        case dnnl_cpu_isa_avx2: return "AVX2";
+        case dnnl_cpu_isa_avx2_vnni: return "AVX2_VNNI";
+        case dnnl_cpu_isa_avx512_mic: return "AVX512_MIC";
+        case dnnl_cpu_isa_avx512_mic_4ops: return "AVX512_MIC_4OPS";
+        case dnnl_cpu_isa_avx512_core: return "AVX512_CORE";
+        case dnnl_cpu_isa_avx512_core_vnni: return "AVX512_CORE_VNNI";
+        case dnnl_cpu_isa_avx512_core_bf16: return "AVX512_CORE_BF16";
+        case dnnl_cpu_isa_avx512_core_amx: return "AVX512_CORE_AMX";
+        default: return "no vector extension oneDNN knows";
+    }
+}
+
+/* oneDNN's dispatcher decides which kernels run: its effective instruction set must include
+   AVX512_CORE_BF16 (AMX includes it), and a bf16 convolution it is offered must get a jit
+   implementation. The verdict is kept for the process. */
+const char *conv_accel_bf16_unsupported(void)
+{
+    dnnl_cpu_isa_t isa;
+    const char *limit_var = "ONEDNN_MAX_CPU_ISA", *limit;
+    char *why = ctx.bf16_why;
+    size_t len = sizeof(ctx.bf16_why);
+
+    if (ctx.bf16) return ctx.bf16 > 0 ? 0 : why;
+    ctx.bf16 = -1;
+    isa = dnnl_get_effective_cpu_isa();
+    limit = getenv(limit_var);
+    if (!limit || !*limit) limit = getenv(limit_var = "DNNL_MAX_CPU_ISA");
+    if ((isa & dnnl_cpu_isa_avx512_core_bf16) != dnnl_cpu_isa_avx512_core_bf16) {
+        snprintf(why, len, "this CPU has no bfloat16 instructions that oneDNN can use (it needs AVX512-BF16 "
+                 "or AMX-BF16; the most oneDNN may use here is %s%s%s%s%s)", isa_name(isa),
+                 limit && *limit ? ", limited by " : "", limit && *limit ? limit_var : "",
+                 limit && *limit ? "=" : "", limit && *limit ? limit : "");
+        return why;
+    }
+    if (!context()) {
+        snprintf(why, len, "oneDNN could not start its CPU engine");
+        return why;
+    }
+    {
+        /* A probe: a ResNet-sized 3x3 convolution, as the plans will offer it. */
+        plan probe;
+        int ok;
+        dnnl_dims_t src = {2, 16, 8, 8}, wei = {16, 16, 3, 3};
+        memset(&probe, 0, sizeof(probe));
+        probe.key[K_BATCH] = 2; probe.key[K_C] = 16; probe.key[K_H] = 8; probe.key[K_W] = 8;
+        probe.key[K_N] = 16; probe.key[K_SIZE] = 3; probe.key[K_STRIDE] = 1; probe.key[K_PAD] = 1;
+        probe.key[K_GROUPS] = 1; probe.key[K_OH] = 8; probe.key[K_OW] = 8;
+        ok = dnnl_memory_desc_init_by_tag(&probe.src_md, 4, src, dnnl_f32, dnnl_nchw) == dnnl_success
+          && dnnl_memory_desc_init_by_tag(&probe.dst_md, 4, src, dnnl_f32, dnnl_nchw) == dnnl_success
+          && dnnl_memory_desc_init_by_tag(&probe.wei_md, 4, wei, dnnl_f32, dnnl_oihw) == dnnl_success
+          && forward_pd(&probe, 1);
+        if (!ok || reference_impl(probe.fwd_pd)) {
+            snprintf(why, len, "oneDNN sees bfloat16 instructions (%s) but has no jit bf16 convolution for "
+                     "them (it offers %s)", isa_name(isa), ok ? impl_of(probe.fwd_pd) : "none");
+            drop_pds(&probe);
+            return why;
+        }
+        drop_pds(&probe);
+    }
+    ctx.bf16 = 1;
+    return 0;
 }
 
 #endif /* DNNL */

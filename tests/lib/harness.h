@@ -6,12 +6,16 @@
  *   @@ counts P F
  *
  * line that tests/run.sh adds up, and returns the exit status (1 when any check failed or
- * when no check ran at all: a program that checks nothing has proved nothing).
+ * when no check ran at all: a program that checks nothing has proved nothing, unless it
+ * said why with harness_skip; tests/run.sh lists the skipped checks apart).
  *
  *   CHECK(cond, name_fmt, ...)             cond must be true
  *   CHECK_CLOSE(a, b, tol, name_fmt, ...)  |a - b| <= tol, both finite (compared in double)
  *   CHECK_REL(a, b, rtol, floor, name...)  |a - b| <= rtol * max(|a|, |b|, floor)
  *   check_report(ok, name, details_fmt...) a check whose details the caller words itself
+ *   harness_skip(name, why_fmt, ...)       a check this machine cannot run (a CPU without
+ *                                          the instructions it needs): "SKIP name: why",
+ *                                          counted neither as passed nor as failed
  *
  * Cases: the counts are of test cases, not of lines. A sweep (one behaviour checked over
  * many elements, shapes or settings) is one case: between case_begin(name_fmt, ...) and
@@ -49,6 +53,8 @@ int harness_close(double a, double b, double tol, const char *name, const char *
                   const char *ea, const char *eb);
 int harness_rel(double a, double b, double rtol, double floor, const char *name,
                 const char *file, int line, const char *ea, const char *eb);
+/* "SKIP name: why" (not a pass, not a failure). */
+void harness_skip(const char *name, const char *why_fmt, ...) __attribute__((format(printf, 2, 3)));
 /* Prints "@@ counts P F"; returns 0 when every check passed and at least one ran, else 1. */
 int harness_finish(void);
 void case_begin(const char *fmt, ...) __attribute__((format(printf, 1, 2)));

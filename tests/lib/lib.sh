@@ -4,6 +4,7 @@
 
 T_PASS=0
 T_FAIL=0
+T_SKIP=0
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 # make test SANITIZE=1 (tests/tests.mk) points these at the sanitizer build.
 TOOLS=${TEST_TOOLS:-$ROOT/build/tests}
@@ -60,6 +61,13 @@ case_end() {
     fi
 }
 
+# skip NAME WHY: a check this machine cannot run ("SKIP NAME: WHY"; neither passed nor
+# failed; tests/run.sh lists it apart).
+skip() {
+    T_SKIP=$((T_SKIP + 1))
+    echo "SKIP $1: $2"
+}
+
 # check NAME CONDITION-COMMAND...: passes when the command succeeds.
 check() {
     local name=$1
@@ -111,7 +119,7 @@ weights_init() {
 
 finish() {
     case_end
-    if [ $((T_PASS + T_FAIL)) -eq 0 ]; then fail "no checks ran" "nothing was checked"; fi
+    if [ $((T_PASS + T_FAIL + T_SKIP)) -eq 0 ]; then fail "no checks ran" "nothing was checked"; fi
     echo "@@ counts $T_PASS $T_FAIL"
     [ "$T_FAIL" -eq 0 ]
 }
