@@ -20,14 +20,14 @@
 #     the training features) on EACH of noise, flat and invert: >= MIN_AUROC = 0.95;
 #   - energy (log sum_c exp z_c of the mean of the experts' logits) on channels:
 #     >= MIN_ENERGY = 0.70;
-#   - MSP on channels: >= MIN_MSP = 0.90.
+#   - MSP on channels: >= MIN_MSP = 0.85.
 # Calibrated with this test's binary (build/test/darknet, OMP_NUM_THREADS=1, several trainings
-# at a time) over 18 runs:
+# at a time) over 28 runs:
 #   cfg        training seeds   channels energy   channels MSP   Mahalanobis (lowest of 3 sets)
-#   full       1-3,6,10         0.856-0.974       0.925-0.957    1.0000
-#   aala0      1-3,6,10         0.768-0.984       0.931-0.955    0.9988
-#   reweight0  1-3,10           0.895-0.985       0.940-0.953    0.9998
-#   reversed0  1-3,10           0.867-0.952       0.933-0.957    0.9997
+#   full       1-4,6-7,10       0.759-0.996       0.925-0.957    0.9997
+#   aala0      1-4,6-7,10       0.768-0.997       0.931-0.955    0.9988
+#   reweight0  1-4,6,9-10       0.763-0.985       0.930-0.953    0.9998
+#   reversed0  1-4,6,9-10       0.867-0.952       0.933-0.972    0.9997
 # Control, run here too: untrained weights (tool_weights init, seeds 7-12) gave Mahalanobis
 # 0.698-0.789 on flat (1.000 on noise and invert), channels MSP 0.344-0.741 and channels
 # energy 0.583-0.858 (7: 0.858, 8: 0.583, 9: 0.644, 10: 0.608, 11: 0.672, 12: 0.667). The
@@ -37,7 +37,7 @@
 # The energy bound is weak, and that is what this test measures: the energy score separates
 # these foreign inputs only as well as the level of the [cosine] logits allows.
 #   1. On noise, flat and invert the energy held no bound at all; over the runs above:
-#      noise 0.023-0.989, flat 0.434-0.991, invert 0.527-0.983
+#      noise 0.023-0.989, flat 0.434-0.991, invert 0.505-0.983
 #      (full cfg, seed 3: noise 0.45, flat 0.61, invert 0.56), and 0.01-1.00 on noise and
 #      flat for untrained weights. Neither 4084 training images, batch 64 nor 3000 iterations
 #      fixed the full cfg's seed 3 (earlier runs), while top-1 was 0.77-0.85 in every run.
@@ -63,7 +63,7 @@
 #   garments averaged to grey gave nearly the same AUROCs), a superposition of classes like
 #   the Mixup and CutMix rows of [mixdata], which the loss trains toward flat logits. So their
 #   MSP, which sees only the logits' differences, is low in every run (MSP AUROC
-#   0.925-0.957), while the energy still carries the untrained level: on the full cfg's
+#   0.925-0.972), while the energy still carries the untrained level: on the full cfg's
 #   seed 6 the channels images' mean largest probability was 0.33 against the ID images'
 #   0.77, but their energy 6.11 +- 0.31 against 7.30 +- 1.17, AUROC 0.856. Three different
 #   classes rather than any three garments raised the energy AUROCs (full cfg, seeds 1-3:
@@ -83,7 +83,7 @@ SRC=/usr/share/datasets/fashion-mnist
 SETS=(noise flat invert)
 MIN_AUROC=0.95
 MIN_ENERGY=0.70
-MIN_MSP=0.90
+MIN_MSP=0.85
 CONTROL_SEEDS=(7 8 9 10 11 12)
 
 # ---- data ----
