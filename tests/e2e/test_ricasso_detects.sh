@@ -45,7 +45,7 @@
 #      [avgpool] and [cosine] outputs) of each image, each of these sets collapses to nearly
 #      one feature direction: the mean cosine between two noise images' features (first
 #      expert) is 0.99 (flat 0.86-0.89, invert 0.89-0.91, the ID test images 0.77-0.80), and
-#      all 200 noise images take the same class (seed 3: class 6, energy 4.23 +- 0.15 against
+#      199 of the 200 noise images take one class (seed 3: class 6, energy 4.23 +- 0.15 against
 #      the ID images' 4.19 +- 1.66). A set's AUROC is then one draw: where that one
 #      direction falls among the ID energies.
 #   2. Where that direction falls is not trained. The loss constrains only the differences
@@ -60,7 +60,8 @@
 #   The channels images are diverse, and foreign in a way the training constrains: every
 #   training image is grey, so the first convolution's three input channels get the same
 #   gradient, and the network sees such an image mostly as the mean of three garments (three
-#   garments averaged to grey gave nearly the same AUROCs), a superposition of classes like
+#   garments averaged to grey gave nearly the same energy AUROCs: 0.920 and 0.923 against
+#   0.911 and 0.906 on the full cfg's seeds 1 and 3), a superposition of classes like
 #   the Mixup and CutMix rows of [mixdata], which the loss trains toward flat logits. So their
 #   MSP, which sees only the logits' differences, is low in every run (MSP AUROC
 #   0.925-0.972), while the energy still carries the untrained level: on the full cfg's
@@ -73,8 +74,8 @@
 #   not the logits' level, which is why it holds on noise, flat and invert.
 #
 # The four trainings run two at a time (OMP_NUM_THREADS=1 each), about 30 s of CPU each; the
-# whole test took 2 min 24 s of CPU (user time; data, 4 trainings, 10 evaluations), so about
-# 1.5 to 2 minutes on 2 idle cores.
+# whole test (data, 4 trainings, 10 evaluations) took 2 min 23 s of CPU and 1 min 47 s on 2
+# cores that were nearly idle.
 set -u
 . "$(dirname "$0")/../lib/lib.sh"
 test_tmp detects
