@@ -88,7 +88,7 @@ static void two_steps(network *net, param *ps, int np, int nesterov)
         for (k = 0; k < np; ++k) {
             double err = 0, scale = 0;
             for (i = 0; i < ps[k].n; ++i) {
-                err = fmax(err, fabs(ps[k].w[i] - ref[k][i]));
+                err = err_max(err, fabs(ps[k].w[i] - ref[k][i]));
                 scale = fmax(scale, fabs(ref[k][i]));
             }
             CHECK(err <= 1e-6 * fmax(1, scale), "%s: %s, step %d: %d parameters as the reference "

@@ -75,7 +75,7 @@ static void run(ACTIVATION act, const char *aname, int G)
                     if (kk < c1g) v += in[((b * C1 + g * c1g + kk) * H + 2 * y) * W + 2 * x];
                     if (act == RELU && v < 0) v = 0;
                     want_out[o] = (float)v;
-                    err_out = fmax(err_out, fabs(l.output[o] - v));
+                    err_out = err_max(err_out, fabs(l.output[o] - v));
                 }
     CHECK(err_out <= 1e-6, "shortcut option A (%s, groups=%d): forward = main path + input sampled at stride 2 "
           "into the first %d of %d channels of each block (max error %.2g)", aname, G, c1g, c2g, err_out);
@@ -94,8 +94,8 @@ static void run(ACTIVATION act, const char *aname, int G)
                     if (kk < c1g) want_in_delta[((b * C1 + blk * c1g + kk) * H + 2 * y) * W + 2 * x] += g;
                 }
     backward_shortcut_layer(l, net);
-    for (i = 0; i < NOUT; ++i) err_main = fmax(err_main, fabs(main_delta[i] - want_main_delta[i]));
-    for (i = 0; i < NIN; ++i) err_in = fmax(err_in, fabs(in_delta[i] - want_in_delta[i]));
+    for (i = 0; i < NOUT; ++i) err_main = err_max(err_main, fabs(main_delta[i] - want_main_delta[i]));
+    for (i = 0; i < NIN; ++i) err_in = err_max(err_in, fabs(in_delta[i] - want_in_delta[i]));
     CHECK(err_main <= 1e-6, "shortcut option A (%s, groups=%d): backward adds delta_out to the main path's delta "
           "in all %d channels (max error %.2g)", aname, G, C2, err_main);
     CHECK(err_in <= 1e-6, "shortcut option A (%s, groups=%d): backward adds delta_out to the input's delta at the "
