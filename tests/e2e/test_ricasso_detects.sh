@@ -78,6 +78,17 @@
 # cores that were nearly idle.
 set -u
 . "$(dirname "$0")/../lib/lib.sh"
+# Under the sanitizers (make test SANITIZE=1) this test's 10 trainings and evaluations took
+# 189 s, which put .ci/run past its 15 minutes; the same layers train under the sanitizers in
+# test_ricasso_learns, test_ricasso_train and test_demo. The calibrated bounds run in the plain
+# suite (make test); here they are reported as skipped, not passed.
+case $DARKNET in
+    */test-asan/*)
+        skip "detects: the calibrated detection bounds (Mahalanobis, energy, MSP; 4 cfgs and the untrained control)" \
+            "not run under the sanitizers (CI time); they run in the plain suite"
+        finish
+        exit ;;
+esac
 test_tmp detects
 export OMP_NUM_THREADS=1
 SRC=/usr/share/datasets/fashion-mnist
