@@ -68,35 +68,11 @@
 #include "mixdata_layer.h"
 #include "rcl_layer.h"
 
+#define BENCH_TOOL "dn_bench"
+#include "bench_util.h"
+
 /* Darknet's (activations.c); its header does not build with -Wextra -Werror. */
 char *get_activation_string(ACTIVATION a);
-
-static void die(const char *msg, const char *arg)
-{
-    fprintf(stderr, "dn_bench: error: %s%s%s\n", msg, arg ? ": " : "", arg ? arg : "");
-    exit(1);
-}
-
-static int parse_count(const char *s, const char *opt, int lo)
-{
-    char *end;
-    long v;
-    errno = 0;
-    v = strtol(s, &end, 10);
-    if (end == s || *end || errno || v < lo || v > 1000000) die("bad value for option", opt);
-    return (int)v;
-}
-
-static double clock_s(clockid_t id)
-{
-    struct timespec ts;
-    clock_gettime(id, &ts);
-    return ts.tv_sec + ts.tv_nsec * 1e-9;
-}
-static double now_s(void) { return clock_s(CLOCK_MONOTONIC); }
-/* CPU time of all threads: divided by the wall time it shows how many cores the loop kept
-   busy, so a run slowed down by other work on the machine can be told apart. */
-static double cpu_s(void) { return clock_s(CLOCK_PROCESS_CPUTIME_ID); }
 
 /* Learnable parameters: weights, biases (BN shift for batch-normalised convs) and BN scales. */
 static long count_params(const network *net)
@@ -150,22 +126,6 @@ static void dump(network *net, const char *dir)
     fprintf(fp, "%.9g\n", *net->cost);
     if (fclose(fp) != 0) die("write failed", path);
     printf("dn_bench: wrote the check files to %s (cost of the batch %.6g)\n", dir, *net->cost);
-}
-
-/* Training statistics of a long-tailed set for the layers that want them. */
-static void set_lt_stats(network *net, int classes)
-{
-    int *counts = calloc(classes, sizeof(int)), n = 0, c, i, k = 0;
-    for (c = 0; c < classes; ++c) {
-        counts[c] = (int)(5000 * pow(0.01, classes > 1 ? (double)c / (classes - 1) : 0) + 0.5);
-        n += counts[c];
-    }
-    int *path_class = malloc(n * sizeof(int));
-    for (c = 0; c < classes; ++c)
-        for (i = 0; i < counts[c]; ++i) path_class[k++] = c;
-    plugin_network_set_train_stats(net, path_class, n, counts, classes);
-    free(path_class);
-    free(counts);
 }
 
 /* ---- --twin-dump: the files of scripts/bench/ricasso_torch.py's check ---- */
@@ -470,7 +430,7 @@ static int steps_only(network *net, int nsteps, int nwarm, int ninfer, const cha
     int j;
     float loss = 0;
     double infer_s = 0, infer_cpu = 0;
-    if (plugin_network_wants_train_stats(net)) set_lt_stats(net, net->truths);
+    set_lt_stats(net);
     if (dumpdir) twin_dump(net, dumpdir);
     for (j = 0; j < nwarm; ++j) loss = train_network_datum(net);
     double t0 = now_s(), c0 = cpu_s();

@@ -35,47 +35,8 @@
 #include "grouped_experts.h"
 #include "layer_registry.h"
 
-static void die(const char *msg, const char *arg)
-{
-    fprintf(stderr, "dn_grouped: error: %s%s%s\n", msg, arg ? ": " : "", arg ? arg : "");
-    exit(1);
-}
-
-static int parse_count(const char *s, const char *opt, int lo)
-{
-    char *end;
-    long v;
-    errno = 0;
-    v = strtol(s, &end, 10);
-    if (end == s || *end || errno || v < lo || v > 1000000) die("bad value for option", opt);
-    return (int)v;
-}
-
-static double now_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return ts.tv_sec + ts.tv_nsec * 1e-9;
-}
-
-/* Class counts of a CIFAR-10-LT-like set (imbalance 100) for the layers that want them. */
-static void set_lt_stats(network *net)
-{
-    const int classes = net->truths;
-    int *counts, *path_class, n = 0, c, i, k = 0;
-    if (!plugin_network_wants_train_stats(net)) return;
-    counts = calloc(classes, sizeof(int));
-    for (c = 0; c < classes; ++c) {
-        counts[c] = (int)(5000 * pow(0.01, classes > 1 ? (double)c / (classes - 1) : 0) + 0.5);
-        n += counts[c];
-    }
-    path_class = malloc(n * sizeof(int));
-    for (c = 0; c < classes; ++c)
-        for (i = 0; i < counts[c]; ++i) path_class[k++] = c;
-    plugin_network_set_train_stats(net, path_class, n, counts, classes);
-    free(path_class);
-    free(counts);
-}
+#define BENCH_TOOL "dn_grouped"
+#include "bench_util.h"
 
 static network *load(const char *cfg, int seed)
 {

@@ -146,6 +146,41 @@ def check_against_darknet(model, d, batch):
     return x, t.argmax(1)
 
 
+def timed_loop(fn, warmup, n):
+    """(wall seconds, process CPU seconds, last return value) of n calls of fn, timed after
+    warmup untimed calls; shared by the PyTorch benches so that they all time alike."""
+    for _ in range(warmup):
+        fn()
+    out = None
+    t0, c0 = time.perf_counter(), time.process_time()
+    for _ in range(n):
+        out = fn()
+    return time.perf_counter() - t0, time.process_time() - c0, out
+
+
+def cifar_sgd(model):
+    """SGD as the ResNet-32 cfgs train: lr 0.1, momentum 0.9, decay 2e-4 on the convolution
+    and linear weights only (Darknet decays no bias or batch-norm parameter)."""
+    decay = [p for n, p in model.named_parameters() if n.endswith("weight") and p.dim() > 1]
+    other = [p for n, p in model.named_parameters() if not (n.endswith("weight") and p.dim() > 1)]
+    return torch.optim.SGD([{"params": decay, "weight_decay": 2e-4},
+                            {"params": other, "weight_decay": 0.0}], lr=0.1, momentum=0.9)
+
+
+def ce_train_step(model, opt, x, y, forward=None):
+    """A function making one step (zero_grad, forward, cross-entropy, backward, update) on
+    the batch x [B, 3, 32, 32], y [B]; returns the loss. forward: model(x) by default."""
+    forward = forward or model
+
+    def step():
+        opt.zero_grad(set_to_none=True)
+        loss = F.cross_entropy(forward(x), y)
+        loss.backward()
+        opt.step()
+        return loss.item()
+    return step
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--train", type=int, default=10)
@@ -178,25 +213,8 @@ def main():
     else:
         x = torch.rand(a.batch, 3, 32, 32)
         y = torch.randint(0, 10, (a.batch,))
-    decay = [p for n, p in model.named_parameters() if n.endswith("weight") and p.dim() > 1]
-    other = [p for n, p in model.named_parameters() if not (n.endswith("weight") and p.dim() > 1)]
-    opt = torch.optim.SGD([{"params": decay, "weight_decay": 2e-4},
-                           {"params": other, "weight_decay": 0.0}], lr=0.1, momentum=0.9)
-
-    def train_step():
-        opt.zero_grad(set_to_none=True)
-        loss = F.cross_entropy(model(x), y)
-        loss.backward()
-        opt.step()
-        return loss.item()
-
     model.train()
-    for _ in range(a.warmup):
-        loss = train_step()
-    t0, c0 = time.perf_counter(), time.process_time()
-    for _ in range(a.train):
-        loss = train_step()
-    train_s, train_cpu = time.perf_counter() - t0, time.process_time() - c0
+    train_s, train_cpu, loss = timed_loop(ce_train_step(model, cifar_sgd(model), x, y), a.warmup, a.train)
     if not np.isfinite(loss):
         fail("training loss is not finite")
     print(f"resnet32_torch: training:  {a.train} batches in {train_s:.3f} s, "
@@ -205,12 +223,7 @@ def main():
 
     model.eval()
     with torch.no_grad():
-        for _ in range(a.warmup):
-            F.softmax(model(x), 1)
-        t0, c0 = time.perf_counter(), time.process_time()
-        for _ in range(a.infer):
-            out = F.softmax(model(x), 1)
-        infer_s, infer_cpu = time.perf_counter() - t0, time.process_time() - c0
+        infer_s, infer_cpu, out = timed_loop(lambda: F.softmax(model(x), 1), a.warmup, a.infer)
     if not torch.isfinite(out).all():
         fail("inference output is not finite")
     print(f"resnet32_torch: inference: {a.infer} batches in {infer_s:.3f} s, "

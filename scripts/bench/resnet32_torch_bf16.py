@@ -20,14 +20,13 @@ import argparse
 import copy
 import os
 import sys
-import time
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from resnet32_torch import ResNet32  # noqa: E402
+from resnet32_torch import ResNet32, ce_train_step, cifar_sgd, timed_loop  # noqa: E402
 
 
 def fail(msg):
@@ -37,41 +36,19 @@ def fail(msg):
 
 def timed(model, x, y, a, bf16):
     """(train images/s, infer images/s, last training loss) of model on the batch x, y."""
-    decay = [p for n, p in model.named_parameters() if n.endswith("weight") and p.dim() > 1]
-    other = [p for n, p in model.named_parameters() if not (n.endswith("weight") and p.dim() > 1)]
-    opt = torch.optim.SGD([{"params": decay, "weight_decay": 2e-4},
-                           {"params": other, "weight_decay": 0.0}], lr=0.1, momentum=0.9)
-
     def forward(inp):
         if bf16:
             with torch.autocast("cpu", dtype=torch.bfloat16):
                 return model(inp).float()
         return model(inp)
 
-    def train_step():
-        opt.zero_grad(set_to_none=True)
-        loss = F.cross_entropy(forward(x), y)
-        loss.backward()
-        opt.step()
-        return loss.item()
-
     model.train()
-    for _ in range(a.warmup):
-        loss = train_step()
-    t0 = time.perf_counter()
-    for _ in range(a.train):
-        loss = train_step()
-    train_s = time.perf_counter() - t0
+    train_s, _, loss = timed_loop(ce_train_step(model, cifar_sgd(model), x, y, forward), a.warmup, a.train)
     if not np.isfinite(loss):
         fail(f"{'bf16' if bf16 else 'float'} training loss is not finite")
     model.eval()
     with torch.no_grad():
-        for _ in range(a.warmup):
-            F.softmax(forward(x), 1)
-        t0 = time.perf_counter()
-        for _ in range(a.infer):
-            out = F.softmax(forward(x), 1)
-        infer_s = time.perf_counter() - t0
+        infer_s, _, out = timed_loop(lambda: F.softmax(forward(x), 1), a.warmup, a.infer)
     if not torch.isfinite(out).all():
         fail(f"{'bf16' if bf16 else 'float'} inference output is not finite")
     return a.train * a.batch / train_s, a.infer * a.batch / infer_s, loss

@@ -76,12 +76,14 @@ The last stdout line is machine-readable:
 import argparse
 import os
 import sys
-import time
 
 import numpy as np
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from resnet32_torch import timed_loop  # noqa: E402
 
 NORM_FLOOR = 1e-12           # ricasso_kernels.h: norms are floored at this
 FLT_MIN = 1.17549435e-38     # the floor of the probabilities whose log Darknet takes
@@ -728,12 +730,7 @@ def main():
         return loss.item()
 
     model.train()
-    for _ in range(a.warmup):
-        train_step()
-    t0, c0 = time.perf_counter(), time.process_time()
-    for _ in range(a.steps):
-        loss = train_step()
-    step_s, step_cpu = time.perf_counter() - t0, time.process_time() - c0
+    step_s, step_cpu, loss = timed_loop(train_step, a.warmup, a.steps)
     if not np.isfinite(loss):
         fail("training loss is not finite")
     print(f"ricasso_torch: {a.steps} training steps in {step_s:.3f} s, {1e3 * step_s / a.steps:.1f} ms "
@@ -745,12 +742,7 @@ def main():
             def predict():
                 _, logits, _, _ = model(x)
                 return torch.softmax(sum(logits) / len(logits), 1)
-            for _ in range(a.warmup):
-                predict()
-            t0, c0 = time.perf_counter(), time.process_time()
-            for _ in range(a.infer):
-                out = predict()
-            infer_s, infer_cpu = time.perf_counter() - t0, time.process_time() - c0
+            infer_s, infer_cpu, out = timed_loop(predict, a.warmup, a.infer)
         if not torch.isfinite(out).all():
             fail("inference output is not finite")
         infer = a.infer * B / infer_s

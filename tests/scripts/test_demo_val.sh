@@ -14,28 +14,8 @@ set -u
 . "$(dirname "$0")/../lib/lib.sh"
 test_tmp demoval
 
-# idx files: 10 classes, 60 training and 6 test images each, interleaved; class c is a
-# bright bar at row 2c, with noise; pixel 0 holds the image's index within its class.
-python3 - "$TMP/fm" <<'EOF'
-import gzip, os, random, struct, sys
-d = sys.argv[1]; os.makedirs(d); r = random.Random(3)
-def write(stem, n_per):
-    labs = [c for k in range(n_per) for c in range(10)]
-    px = bytearray()
-    for i, c in enumerate(labs):
-        img = bytearray(r.randrange(60) for _ in range(784))
-        for y in range(2 * c + 2, 2 * c + 6):
-            for x in range(4, 24):
-                img[y * 28 + x] = 200 + r.randrange(56)
-        img[0] = i // 10
-        px += img
-    with gzip.open("%s/%s-images-idx3-ubyte.gz" % (d, stem), "wb") as f:
-        f.write(struct.pack(">IIII", 2051, len(labs), 28, 28) + px)
-    with gzip.open("%s/%s-labels-idx1-ubyte.gz" % (d, stem), "wb") as f:
-        f.write(struct.pack(">II", 2049, len(labs)) + bytes(labs))
-write("train", 60)
-write("t10k", 6)
-EOF
+# idx files: 10 classes, 60 training and 6 test images each (tests/tools/tool_fake_fmnist.py)
+python3 "$ROOT/tests/tools/tool_fake_fmnist.py" "$TMP/fm" || { fail "generated Fashion-MNIST idx files" "tool_fake_fmnist.py failed"; finish; exit; }
 FM=$ROOT/scripts/make-fashion-mnist-lt
 "$ROOT/scripts/ood-noise" "$TMP/noise" --count 7 --seed 2 >/dev/null
 O=$TMP/val
