@@ -14,7 +14,8 @@ METHODS=(ce la lgla ricasso)
 # RCL (RCL needs the mixed rows), +AALA, +CBCL (= RICASSO).
 ABLATION=(lgla nod nod-aala ricasso)
 declare -A METHOD_TITLE=([ce]="plain CE" [la]="logit-adjusted CE" [lgla]="LGLA" [ricasso]="RICASSO"
-                         [nod]="LGLA +NOD+RCL" [nod-aala]="LGLA +NOD+RCL +AALA")
+                         [nod]="LGLA +NOD+RCL" [nod-aala]="LGLA +NOD+RCL +AALA"
+                         [uniform]="RICASSO, uniform 2nd sampler")
 N_TRAIN=12406   # CIFAR-10-LT IR 100
 # Instance rows per step for every method (the authors' B = 128): a cfg without [mixdata]
 # has batch=128; one with it has batch=512 and [mixdata] pairs=128 (instance, second
@@ -78,6 +79,7 @@ method_cfg() {
     case $1 in
         nod) echo "$ROOT/cfg/ablation/ricasso-nod1-aala0-cbcl0.cfg" ;;
         nod-aala) echo "$ROOT/cfg/ablation/ricasso-nod1-aala1-cbcl0.cfg" ;;
+        uniform) echo "$ROOT/cfg/ablation/ricasso-uniform-sampler.cfg" ;;
         *) echo "$ROOT/cfg/$1-resnet32-cifar10.cfg" ;;
     esac
 }

@@ -21,7 +21,7 @@ out=$(python3 scripts/make-cfgs "$TMP" 2>&1)
 rc=$?
 check "make-cfgs: runs (rc $rc: $out)" [ "$rc" -eq 0 ]
 mapfile -t made < <(cd "$TMP" && find . -name '*.cfg' | sed 's|^\./||' | sort)
-check "make-cfgs: writes 23 cfgs (wrote ${#made[@]})" [ "${#made[@]}" -eq 23 ]
+check "make-cfgs: writes 24 cfgs (wrote ${#made[@]})" [ "${#made[@]}" -eq 24 ]
 stale=()
 for f in "${made[@]}"; do cmp -s "$TMP/$f" "cfg/$f" || stale+=("$f"); done
 check "make-cfgs: the committed cfgs are up to date (differ: ${stale[*]:-none}; run scripts/make-cfgs)" [ ${#stale[@]} -eq 0 ]
@@ -49,7 +49,13 @@ for f in "${made[@]}"; do
     awk '/^\[/ { sec = $0 } sec == "[convolutional]" && $0 == "size=1" { found = 1 } END { exit !found }' "$c" \
         && bad+=("$f: has a 1x1 convolution (a projection shortcut)")
 done
-check "make-cfgs: batch, pairs, step size, schedule in passes over the training set and option-A shortcuts in the 21 CIFAR cfgs (${bad[*]:-all as expected})" [ ${#bad[@]} -eq 0 ]
+check "make-cfgs: batch, pairs, step size, schedule in passes over the training set and option-A shortcuts in the 22 CIFAR cfgs (${bad[*]:-all as expected})" [ ${#bad[@]} -eq 0 ]
+u=$TMP/ablation/ricasso-uniform-sampler.cfg
+rev=$(sec_key "$u" mixdata reversed)
+same=0
+diff <(grep -v '^#' "$TMP/ricasso-resnet32-cifar10.cfg") <(grep -v '^#' "$u" | grep -v '^reversed=0$') >/dev/null && same=1
+check "make-cfgs: the uniform-sampler RICASSO cfg is RICASSO with [mixdata] reversed=0 and nothing else changed (reversed='$rev')" \
+    [ "$rev" = 0 -a "$same" = 1 ]
 n=$(grep -c '^max_batches=38400$' "$TMP/ricasso-resnet32-cifar10.cfg" "$TMP/lgla-resnet32-cifar10.cfg" | awk -F: '{ s += $2 } END { print s }')
 check "make-cfgs: RICASSO and LGLA on CIFAR-10-LT train the same 38400 steps of 128 instance rows" [ "$n" -eq 2 ]
 
