@@ -221,6 +221,8 @@ static void check_env_switch(ACTIVATION a, const char *aname)
     net.batch = B;
     net.workspace = calloc(l.workspace_size / sizeof(float) + 1, sizeof(float));
     net.delta = calloc(B * CIN * S, sizeof(float));
+    /* output, weight_updates, bias_updates, scale_updates, input delta */
+    const int len[5] = {N, l.nweights, C, C, B * CIN * S};
     for (pass = 0; pass < 2; ++pass) {
         if (pass) setenv("DARKNET_BN_FUSE", "0", 1);
         memset(l.weight_updates, 0, l.nweights * sizeof(float));
@@ -231,7 +233,6 @@ static void check_env_switch(ACTIVATION a, const char *aname)
         memcpy(l.delta, dy, sizeof(dy));
         backward_convolutional_layer(l, net);
         float *src[5] = {l.output, l.weight_updates, l.bias_updates, l.scale_updates, net.delta};
-        int len[5] = {N, l.nweights, C, C, B * CIN * S};
         for (i = 0; i < 5; ++i) {
             res[pass][i] = malloc(len[i] * sizeof(float));
             memcpy(res[pass][i], src[i], len[i] * sizeof(float));
@@ -240,7 +241,6 @@ static void check_env_switch(ACTIVATION a, const char *aname)
     int fused_off = !batchnorm_fuses(a);
     unsetenv("DARKNET_BN_FUSE");
     double e = 0, m = 0;
-    int len[5] = {N, l.nweights, C, C, B * CIN * S};
     for (i = 0; i < 5; ++i) {
         int j;
         for (j = 0; j < len[i]; ++j) {
