@@ -4,6 +4,7 @@
 #
 #   scripts/bench/part-twin.sh TOOL [--steps N] [--warmup N] [--infer N] [--threads N]
 #                              [--pairs P] [--tolerance E] [--label TEXT] [--out DIR]
+#                              [--rounds R]
 #
 # TOOL is a dn_bench binary (bench-cpu builds build/bench/dn_bench-BUILD). On
 # cfg/ricasso-resnet32-cifar10.cfg (512 rows a step: 128 instance rows, 128 second-sampler
@@ -23,6 +24,9 @@
 #      against Darknet's parsed cfg. A mismatch stops the part with exit status 1, before any
 #      timing is reported.
 #   3. The twin's own timing, from Darknet's initial parameters, as Darknet's.
+#   4. With --rounds R (default 1), R - 1 more rounds of both timings, one of each per round
+#      (the twin checks itself again each time): the table gives the medians of the R
+#      rounds and their spread, since one timing drifts by 10 % or more on a shared machine.
 # Then a table: ms per step, rows per second and inference images per second of each, and
 # Darknet's speed over PyTorch's (the step's target in issue 13: >= 1.5).
 # Files go to DIR (default build/bench): twin/ (the check files), twin-*.out and twin-*.log.
@@ -31,7 +35,7 @@ set -euo pipefail
 cd "$(dirname "$0")/../.."
 PY=/usr/bin/python3
 CFG=cfg/ricasso-resnet32-cifar10.cfg
-STEPS=5 WARMUP=2 INFER=5 THREADS=$(nproc) PAIRS= TOL=1e-3 OUT=build/bench LABEL=
+STEPS=5 WARMUP=2 INFER=5 THREADS=$(nproc) PAIRS= TOL=1e-3 OUT=build/bench LABEL= ROUNDS=1
 die() { echo "part-twin: error: $*" >&2; exit 1; }
 count() {  # count OPTION VALUE MIN
     if ! [[ $2 =~ ^[0-9]{1,6}$ ]] || (( 10#$2 < $3 )); then
@@ -52,6 +56,7 @@ while (( $# )); do
                    TOL=$2; shift 2 ;;
         --label)   [[ -n ${2-} ]] || die "--label needs a text"; LABEL=$2; shift 2 ;;
         --out)     [[ -n ${2-} ]] || die "--out needs a folder"; OUT=$2; shift 2 ;;
+        --rounds)  count "$1" "${2-}" 1; ROUNDS=$2; shift 2 ;;
         *) die "unknown argument '$1'" ;;
     esac
 done
@@ -99,16 +104,50 @@ if ! $PY scripts/bench/ricasso_torch.py --from "$OUT/twin" --steps "$STEPS" --wa
 fi
 sed 's/^/   /' "$OUT/twin-torch.out"
 
-dn_ms=$(result "$OUT/twin-darknet.out" step_ms); pt_ms=$(result "$OUT/twin-torch.out" step_ms)
-[[ -n $dn_ms && -n $pt_ms ]] || die "a step time is missing ($OUT/twin-darknet.out, $OUT/twin-torch.out)"
-dn_inf=$(result "$OUT/twin-darknet.out" infer_img_s); pt_inf=$(result "$OUT/twin-torch.out" infer_img_s)
+# median LIST / spread LIST: of space-separated numbers
+median() {
+    tr ' ' '\n' <<<"$1" | sed '/^$/d' | sort -g | awk '{ v[NR] = $1 }
+        END { if (NR == 0) exit 1; print (NR % 2 ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2) }'
+}
+spread() {
+    tr ' ' '\n' <<<"$1" | sed '/^$/d' | sort -g | awk 'NR == 1 { lo = $1 } { hi = $1 } END { printf "%.1f-%.1f", lo, hi }'
+}
+DN_MS= PT_MS= DN_INF= PT_INF=
+collect() {  # collect DARKNET-OUT TWIN-OUT: adds one round's figures
+    local d p
+    d=$(result "$1" step_ms); p=$(result "$2" step_ms)
+    [[ -n $d && -n $p ]] || die "a step time is missing ($1, $2)"
+    DN_MS+=" $d"; PT_MS+=" $p"
+    DN_INF+=" $(result "$1" infer_img_s)"; PT_INF+=" $(result "$2" infer_img_s)"
+}
+collect "$OUT/twin-darknet.out" "$OUT/twin-torch.out"
+for r in $(seq 2 "$ROUNDS"); do
+    echo "== round $r of $ROUNDS: Darknet, then the twin"
+    if ! "$TOOL" "$cfg" --steps "$STEPS" --warmup "$WARMUP" "${infer[@]}" \
+            > "$OUT/twin-darknet-r$r.out" 2> "$OUT/twin-darknet-r$r.log"; then
+        cat "$OUT/twin-darknet-r$r.out"; tail -20 "$OUT/twin-darknet-r$r.log" >&2
+        die "the Darknet run failed (log: $OUT/twin-darknet-r$r.log)"
+    fi
+    sed 's/^/   /' "$OUT/twin-darknet-r$r.out"
+    if ! $PY scripts/bench/ricasso_torch.py --from "$OUT/twin" --steps "$STEPS" --warmup "$WARMUP" \
+            --infer "$INFER" --threads "$THREADS" --tolerance "$TOL" > "$OUT/twin-torch-r$r.out" 2> "$OUT/twin-torch-r$r.log"; then
+        sed 's/^/   /' "$OUT/twin-torch-r$r.out"; cat "$OUT/twin-torch-r$r.log" >&2
+        die "the PyTorch twin failed (log: $OUT/twin-torch-r$r.log)"
+    fi
+    sed -n 's/^RESULT/   RESULT/p' "$OUT/twin-torch-r$r.out"
+    collect "$OUT/twin-darknet-r$r.out" "$OUT/twin-torch-r$r.out"
+done
+dn_ms=$(median "$DN_MS"); pt_ms=$(median "$PT_MS")
+dn_inf=0 pt_inf=0
+if (( INFER )); then dn_inf=$(median "$DN_INF"); pt_inf=$(median "$PT_INF"); fi
 torch_version=$($PY -c 'import torch; print(torch.__version__)')
-printf "%-34s %10s %10s %12s\n" "RICASSO, $((4 * P)) rows a step" "ms/step" "rows/s" "infer img/s"
+(( ROUNDS == 1 )) || echo "   medians of $ROUNDS rounds (spread: min-max over the rounds)"
+printf "%-34s %10s %10s %12s   %s\n" "RICASSO, $((4 * P)) rows a step" "ms/step" "rows/s" "infer img/s" "spread ms / infer"
 # (awk: the conditionals in parentheses, or printf reads ">" as a redirection)
-awk -v n="$LABEL" -v m="$dn_ms" -v i="${dn_inf:-0}" -v r=$((4 * P)) \
-    'BEGIN { printf "%-34s %10.1f %10.1f %12s\n", n, m, 1e3 * r / m, (i > 0 ? sprintf("%.1f", i) : "-") }'
-awk -v n="PyTorch $torch_version twin" -v m="$pt_ms" -v i="${pt_inf:-0}" -v r=$((4 * P)) \
-    'BEGIN { printf "%-34s %10.1f %10.1f %12s\n", n, m, 1e3 * r / m, (i > 0 ? sprintf("%.1f", i) : "-") }'
+awk -v n="$LABEL" -v m="$dn_ms" -v i="${dn_inf:-0}" -v r=$((4 * P)) -v s="$(spread "$DN_MS") / $( ((INFER)) && spread "$DN_INF" || echo -)" \
+    'BEGIN { printf "%-34s %10.1f %10.1f %12s   %s\n", n, m, 1e3 * r / m, (i > 0 ? sprintf("%.1f", i) : "-"), s }'
+awk -v n="PyTorch $torch_version twin" -v m="$pt_ms" -v i="${pt_inf:-0}" -v r=$((4 * P)) -v s="$(spread "$PT_MS") / $( ((INFER)) && spread "$PT_INF" || echo -)" \
+    'BEGIN { printf "%-34s %10.1f %10.1f %12s   %s\n", n, m, 1e3 * r / m, (i > 0 ? sprintf("%.1f", i) : "-"), s }'
 awk -v a="$dn_ms" -v b="$pt_ms" -v i="${dn_inf:-0}" -v j="${pt_inf:-0}" \
     'BEGIN { printf "%-34s %10s %10.2f %12s\n", "Darknet / PyTorch (speed)", "", b / a, ((i > 0 && j > 0) ? sprintf("%.2f", i / j) : "-") }'
 echo "   (the step's target: Darknet >= 1.5x its twin; load average now: $(cut -d' ' -f1-3 /proc/loadavg))"
