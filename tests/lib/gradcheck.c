@@ -25,6 +25,21 @@ void gc_fill_uniform(float *x, int n, float lo, float hi)
     for (i = 0; i < n; ++i) x[i] = lo + (hi - lo) * (float)((double)rand() / ((double)RAND_MAX + 1));
 }
 
+float rand_normal();  /* Darknet's src/utils.c */
+
+void gc_srand(unsigned seed)
+{
+    int first;
+    srand(seed);
+    first = rand();
+    srand(seed);
+    rand_normal();
+    /* Had it held a value, it returned that and drew nothing: rand() starts over. Otherwise
+       it drew a pair and now holds the second value, which this call takes. */
+    if (rand() != first) rand_normal();
+    srand(seed);
+}
+
 int gradcheck(const char *label, const gc_var *vars, int nvars, gc_loss_fn loss,
               gc_grad_fn grad, void *ctx, const gc_opts *opts, gc_result *result)
 {

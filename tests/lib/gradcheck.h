@@ -115,4 +115,10 @@ int gc_layer_kink_sign(void *ctx, const gc_var *var, int i, double step);
 /* Fills x[0..n) with uniform values in [lo, hi) from rand(). */
 void gc_fill_uniform(float *x, int n, float lo, float hi);
 
+/* srand(seed), and Darknet's rand_normal (which the make_*_layer functions draw initial
+ * weights from) made to hold no value: it draws Box-Muller pairs and keeps the second value
+ * of a pair for its next call, across srand. Without this, what a test draws after srand
+ * depends on whether the tests before it drew an odd or even number of normal values. */
+void gc_srand(unsigned seed);
+
 #endif
