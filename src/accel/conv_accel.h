@@ -23,6 +23,10 @@
  * convolutions run in float as before. conv_accel_bf16_unsupported says whether this CPU
  * can: 0 when oneDNN has jit (not reference) bf16 convolutions here (AVX512-BF16 or AMX),
  * else a sentence saying why not; the parser refuses bf16=1 with it (darknet-patches/0070).
+ *
+ * conv_accel_winograd_passes: which passes of the layer's convolution go to the Winograd
+ * kernels (src/accel/conv_winograd.c) now: 1 forward | 2 input gradient | 4 weight gradient,
+ * 0 none; for tests, which must know which path they compared.
  */
 #ifndef CONV_ACCEL_H
 #define CONV_ACCEL_H
@@ -34,5 +38,6 @@ void conv_accel_free(void *state);
 int conv_accel_forward(layer l, network net);
 int conv_accel_backward(layer l, network net);
 const char *conv_accel_bf16_unsupported(void);
+int conv_accel_winograd_passes(const layer *l, const network *net);
 
 #endif

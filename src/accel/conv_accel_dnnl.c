@@ -485,7 +485,7 @@ static plan *find_plan(const layer *l, int bf16)
     return p->state > 0 ? p : 0;
 }
 
-/* Which passes of a 3x3 convolution with stride 1, padding 1 and one group go to
+/* Which passes of a 3x3 convolution with stride 1 and padding 1 (any groups) go to
    conv_winograd.c: WINO_FWD | WINO_BWD_DATA | WINO_BWD_WEIGHTS by default. The environment
    variable DARKNET_WINOGRAD, a number, chooses others (0: none; it is read at every call,
    so that a test can compare the paths). */
@@ -495,9 +495,19 @@ static int winograd(const layer *l, const network *net)
 {
     const char *env;
     if (!l->accel || net->bf16 || !context() || !ctx.winograd || l->size != 3 || l->stride != 1 || l->pad != 1
-        || l->groups != 1 || l->out_h != l->h || l->out_w != l->w) return 0;
+        || l->groups < 1 || l->c % l->groups || l->n % l->groups || l->out_h != l->h || l->out_w != l->w) return 0;
     env = getenv("DARKNET_WINOGRAD");
     return env && *env ? atoi(env) & 7 : WINO_FWD | WINO_BWD_DATA | WINO_BWD_WEIGHTS;
+}
+
+int conv_accel_winograd_passes(const layer *l, const network *net)
+{
+#ifdef __x86_64__
+    return winograd(l, net);
+#else
+    (void)l; (void)net;
+    return 0;
+#endif
 }
 
 /* Inference: the batch norm (rolling statistics) or the bias, and the activation, as one
@@ -558,7 +568,7 @@ int conv_accel_forward(layer l, network net)
     int fused = l.accel && epilogue(&l, &net, &ep);
 #ifdef __x86_64__
     if (winograd(&l, &net) & WINO_FWD) {
-        wino_forward(l.batch, l.c, l.h, l.w, l.n, l.weights, net.input, l.output, fused ? &ep : 0);
+        wino_forward(l.batch, l.c, l.h, l.w, l.n, l.groups, l.weights, net.input, l.output, fused ? &ep : 0);
         return fused ? 2 : 1;
     }
 #endif
@@ -593,7 +603,7 @@ int conv_accel_backward(layer l, network net)
     /* Weights: weight_updates += dL/dW. */
 #ifdef __x86_64__
     if (wino & WINO_BWD_WEIGHTS) {
-        wino_backward_weights(l.batch, l.c, l.h, l.w, l.n, net.input, l.delta, l.weight_updates);
+        wino_backward_weights(l.batch, l.c, l.h, l.w, l.n, l.groups, net.input, l.delta, l.weight_updates);
     } else
 #endif
     {
@@ -612,7 +622,7 @@ int conv_accel_backward(layer l, network net)
     /* Data: net.delta += dL/dinput. */
 #ifdef __x86_64__
     if (wino & WINO_BWD_DATA) {
-        wino_backward_data(l.batch, l.c, l.h, l.w, l.n, l.weights, l.delta, net.delta);
+        wino_backward_data(l.batch, l.c, l.h, l.w, l.n, l.groups, l.weights, l.delta, net.delta);
         return 1;
     }
 #endif

@@ -46,6 +46,9 @@ typedef struct {
     int rows;           /* rows of tiles per block */
     int blocks;
     int tp;             /* tiles per block, rounded up to a multiple of 16 */
+    int cin, cout;      /* channels per image of the input-side and output-side tensors: more
+                           than a pass's own channels when it runs one group of a grouped
+                           convolution, whose channels are a slice of each image */
 } geom;
 
 /* Blocks of about `target` tiles (whole rows of tiles; a multiple of 16 where the row
@@ -62,6 +65,7 @@ static geom make_geom(int batch, int h, int w, int target)
     if (g.rows > batch * g.th) g.rows = batch * g.th;
     g.blocks = (batch * g.th + g.rows - 1) / g.rows;
     g.tp = (g.rows * g.tw + 15) / 16 * 16;
+    g.cin = g.cout = 0;
     return g;
 }
 
@@ -235,7 +239,8 @@ static inline const float *tile_input_row(const geom *g, const float *in, int C,
 {
     int n = r / g->th, ty = r % g->th, y = 2 * ty - 1 + j;
     if (y < 0 || y >= g->h) return 0;
-    return in + (((size_t)n * C + c) * g->h + y) * g->w;
+    (void)C;
+    return in + (((size_t)n * g->cin + c) * g->h + y) * g->w;
 }
 
 AVX2 static void transform_input_narrow(const geom *g, int C, const float *in, int r0, float *V)
@@ -298,7 +303,7 @@ AVX2 static void transform_input(const geom *g, int C, const float *in, int r0, 
             int prev_n = -1, prev_ty = -2;
             for (i = 0; i < nrows; ++i) {
                 int r = r0 + i, n = r / g->th, ty = r % g->th;
-                const float *plane = in + ((size_t)n * C + c) * h * w;
+                const float *plane = in + ((size_t)n * g->cin + c) * h * w;
                 __m256 v[NXI];
                 if (n == prev_n && ty == prev_ty + 1) {
                     for (q = 0; q < 4; ++q) { rows[0][q] = rows[2][q]; rows[1][q] = rows[3][q]; }
@@ -343,7 +348,8 @@ static inline const float *tile_output_row(const geom *g, const float *out, int 
 {
     int n = r / g->th, ty = r % g->th, yy = 2 * ty + y;
     if (yy >= g->h) return 0;
-    return out + (((size_t)n * K + k) * g->h + yy) * g->w;
+    (void)K;
+    return out + (((size_t)n * g->cout + k) * g->h + yy) * g->w;
 }
 
 AVX2 static void transform_dout_narrow(const geom *g, int K, const float *dout, int r0, float *D)
@@ -383,7 +389,7 @@ AVX2 static void transform_dout(const geom *g, int K, const float *dout, int r0,
     for (k = 0; k < K; ++k) {
         for (i = 0; i < nrows; ++i) {
             int r = r0 + i, n = r / g->th, ty = r % g->th;
-            const float *row0 = dout + ((size_t)n * K + k) * h * w + (size_t)(2 * ty) * w;
+            const float *row0 = dout + ((size_t)n * g->cout + k) * h * w + (size_t)(2 * ty) * w;
             for (tx = 0; tx < tw; tx += 8) {
                 __m256 p0, q0, p1, q1, d[NXI];
                 deinterleave(load_row8(row0, 2 * tx, w), load_row8(row0, 2 * tx + 8, w), &p0, &q0);
@@ -500,7 +506,7 @@ AVX2 static void transform_output(const geom *g, int K, const float *M, int r0, 
     for (k = 0; k < K; ++k) {
         for (i = 0; i < nrows; ++i) {
             int r = r0 + i, n = r / g->th, ty = r % g->th;
-            float *row0 = out + ((size_t)n * K + k) * h * w + (size_t)(2 * ty) * w;
+            float *row0 = out + ((size_t)n * g->cout + k) * h * w + (size_t)(2 * ty) * w;
             int second = 2 * ty + 1 < h;
             const float *m = M + (size_t)k * tp + i * tw;
             size_t step = (size_t)K * tp;   /* from one xi to the next */
@@ -622,11 +628,14 @@ AVX2 static void add_partials(size_t n, const float *part, float *sum)
 
 /* ---- the three passes ---- */
 
-/* out (+)= conv3x3(in) with transformed filters U[xi][outs][ins]. */
+/* out (+)= conv3x3(in) with transformed filters U[xi][outs][ins]; in has in_c channels per
+   image (ins of them read, from the pointer on), out has out_c (outs written). */
 static void wino_conv(int batch, int ins, int h, int w, int outs, const float *U,
-                      const float *in, float *out, int add, const wino_epilogue *ep)
+                      const float *in, int in_c, float *out, int out_c, int add, const wino_epilogue *ep)
 {
     geom g = make_geom(batch, h, w, conv_tiles(ins > outs ? ins : outs));
+    g.cin = in_c;
+    g.cout = out_c;
     #pragma omp parallel
     {
         float *V = xalloc((size_t)NXI * ins * g.tp * sizeof(float));
@@ -645,21 +654,40 @@ static void wino_conv(int batch, int ins, int h, int w, int outs, const float *U
     }
 }
 
-void wino_forward(int batch, int c, int h, int w, int n, const float *weights,
+/* Groups: group q convolves input channels [q c/G, (q + 1) c/G) of each image with filters
+   [q n/G, (q + 1) n/G) (weights [n][c/G][3][3], so its filters are one contiguous block) into
+   output channels [q n/G, (q + 1) n/G): each pass runs once per group on those slices, as
+   separate branches of c/G and n/G channels would. */
+
+void wino_forward(int batch, int c, int h, int w, int n, int groups, const float *weights,
                   const float *in, float *out, const wino_epilogue *ep)
 {
-    float *U = xalloc((size_t)NXI * n * c * sizeof(float));
-    transform_weights(weights, n, c, 0, U);
-    wino_conv(batch, c, h, w, n, U, in, out, 0, ep);
+    int cg = c / groups, ng = n / groups, q;
+    size_t hw = (size_t)h * w;
+    float *U = xalloc((size_t)NXI * ng * cg * sizeof(float));
+    for (q = 0; q < groups; ++q) {
+        wino_epilogue eq;
+        if (ep) {
+            eq = *ep;
+            eq.scale = ep->scale + (size_t)q * ng;
+            eq.shift = ep->shift + (size_t)q * ng;
+        }
+        transform_weights(weights + (size_t)q * ng * cg * 9, ng, cg, 0, U);
+        wino_conv(batch, cg, h, w, ng, U, in + q * cg * hw, c, out + q * ng * hw, n, 0, ep ? &eq : 0);
+    }
     free(U);
 }
 
-void wino_backward_data(int batch, int c, int h, int w, int n, const float *weights,
+void wino_backward_data(int batch, int c, int h, int w, int n, int groups, const float *weights,
                         const float *dout, float *din)
 {
-    float *U = xalloc((size_t)NXI * n * c * sizeof(float));
-    transform_weights(weights, c, n, 1, U);
-    wino_conv(batch, n, h, w, c, U, dout, din, 1, 0);
+    int cg = c / groups, ng = n / groups, q;
+    size_t hw = (size_t)h * w;
+    float *U = xalloc((size_t)NXI * ng * cg * sizeof(float));
+    for (q = 0; q < groups; ++q) {
+        transform_weights(weights + (size_t)q * ng * cg * 9, cg, ng, 1, U);
+        wino_conv(batch, ng, h, w, cg, U, dout + q * ng * hw, n, din + q * cg * hw, c, 1, 0);
+    }
     free(U);
 }
 
@@ -672,12 +700,16 @@ static int wgrad_tiles(int channels)
     return 2 * conv_tiles(channels);
 }
 
-void wino_backward_weights(int batch, int c, int h, int w, int n, const float *in,
-                           const float *dout, float *dweights)
+/* dweights [n][c][3][3] += the weight gradient of one group: in has in_c channels per image
+   (c read), dout has out_c (n read). */
+static void wgrad_group(int batch, int c, int h, int w, int n, const float *in, int in_c,
+                        const float *dout, int out_c, float *dweights)
 {
     geom g = make_geom(batch, h, w, wgrad_tiles(c > n ? c : n));
     size_t usize = (size_t)NXI * n * c;
     float *dU = xalloc(usize * sizeof(float));
+    g.cin = in_c;
+    g.cout = out_c;
     memset(dU, 0, usize * sizeof(float));
     #pragma omp parallel
     {
@@ -721,6 +753,16 @@ void wino_backward_weights(int batch, int c, int h, int w, int n, const float *i
         }
     }
     free(dU);
+}
+
+void wino_backward_weights(int batch, int c, int h, int w, int n, int groups, const float *in,
+                           const float *dout, float *dweights)
+{
+    int cg = c / groups, ng = n / groups, q;
+    size_t hw = (size_t)h * w;
+    for (q = 0; q < groups; ++q)
+        wgrad_group(batch, cg, h, w, ng, in + q * cg * hw, c, dout + q * ng * hw, n,
+                    dweights + (size_t)q * ng * cg * 9);
 }
 
 #endif /* DNNL && __x86_64__ */

@@ -1,11 +1,12 @@
 /* Winograd F(2x2, 3x3) convolutions for DNNL builds on x86-64 CPUs with AVX2 and FMA
  * (src/accel/conv_winograd.c), used by conv_accel_dnnl.c for 3x3 convolutions with stride
- * 1, padding 1 and one group: the bulk of a ResNet's work. oneDNN 2.6 has Winograd kernels
+ * 1 and padding 1, grouped or not: the bulk of a ResNet's work. oneDNN 2.6 has Winograd kernels
  * only for AVX-512; its direct kernels already run near the FMA peak of an AVX2 core, so
  * doing 2.25 times fewer multiplications is what is left to gain there.
  *
  * Every tensor is in Darknet's layout: activations [batch][channels][h][w] (output size =
- * input size), weights [out][in][3][3].
+ * input size), weights [out][in/groups][3][3]. With groups G (dividing c and n), group q
+ * maps input channels [q c/G, (q + 1) c/G) to output channels [q n/G, (q + 1) n/G).
  *
  *   wino_forward:          out  = W (*) in          (out overwritten; with an epilogue,
  *                                                    act(scale[k] (W (*) in) + shift[k]))
@@ -27,11 +28,11 @@ typedef struct {
 } wino_epilogue;
 
 int wino_usable(void);
-void wino_forward(int batch, int c, int h, int w, int n, const float *weights,
+void wino_forward(int batch, int c, int h, int w, int n, int groups, const float *weights,
                   const float *in, float *out, const wino_epilogue *ep);
-void wino_backward_data(int batch, int c, int h, int w, int n, const float *weights,
+void wino_backward_data(int batch, int c, int h, int w, int n, int groups, const float *weights,
                         const float *dout, float *din);
-void wino_backward_weights(int batch, int c, int h, int w, int n, const float *in,
+void wino_backward_weights(int batch, int c, int h, int w, int n, int groups, const float *in,
                            const float *dout, float *dweights);
 
 #endif

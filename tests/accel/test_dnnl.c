@@ -5,13 +5,13 @@
  * The two paths live in one binary: a layer whose accel pointer is null runs the stock loops
  * (conv_accel_* return 0 without state), so each check runs the same layer, with the same
  * numbers, once with its oneDNN state and once without. 3x3 convolutions with stride 1 and
- * padding 1 are checked through conv_winograd.c (on CPUs with AVX2 and FMA:
+ * padding 1, grouped or not, are checked through conv_winograd.c (on CPUs with AVX2 and FMA:
  * DARKNET_WINOGRAD=7, all three passes), through oneDNN's own primitives
  * (DARKNET_WINOGRAD=0), and for some shapes with the passes split between the two (3: the
  * weight gradient by oneDNN, 5: the input gradient by oneDNN).
  *
  * Per shape (stride 1 and 2, 1x1, 3x3, 5x5, 7x7, padding that drops a row, non-square
- * inputs, 3 input channels, groups 2 and depthwise, batch 1):
+ * inputs, 3 input channels, groups 2 and 3 and depthwise, batch 1):
  *   - conv_accel_forward and conv_accel_backward say they did the work (return 1), so the
  *     comparison is not the stock code against itself;
  *   - output, weight_updates and net.delta agree with the stock path; weight_updates and
@@ -86,6 +86,9 @@ static const shape shapes[] = {
     {"3x3/1 40->24 13x6", 2, 40, 13, 6, 24, 1, 3, 1, 1},
     {"3x3/1 16->20 34x34 (rows of 17 tiles)", 2, 16, 34, 34, 20, 1, 3, 1, 1},
     {"3x3/1 8->8 1x1 image", 3, 8, 1, 1, 8, 1, 3, 1, 1},
+    {"3x3/1 groups 3 48->96 16x16 (grouped experts)", 2, 48, 16, 16, 96, 3, 3, 1, 1},
+    {"3x3/1 groups 3 24->48 8x8 (rows of 4 tiles)", 3, 24, 8, 8, 48, 3, 3, 1, 1},
+    {"3x3/1 depthwise 8 10x10", 2, 8, 10, 10, 8, 8, 3, 1, 1},
 };
 
 static double max_abs(const float *x, size_t n)
@@ -147,6 +150,12 @@ static void test_shape(const shape *s, int mode)
     float *out_d, *wu_d, *nd_d, *wu_nd;
 
     CHECK(accel != 0, "%s: the layer has oneDNN state", name);
+    {
+        network probe = {0};
+        probe.train = 1;
+        int passes = conv_accel_winograd_passes(&l, &probe);
+        CHECK(passes == (mode == 0 ? 0 : mode), "%s: the Winograd kernels take passes %d (mode %d)", name, passes, mode);
+    }
     srand(11);
     gc_fill_uniform(l.weights, l.nweights, -0.5f, 0.5f);
     gc_fill_uniform(input, in_n, -1, 1);
@@ -462,7 +471,7 @@ int main(void)
         /* one case per shape: its paths' forward and both gradients */
         case_begin("%s: the oneDNN%s convolution matches Darknet's", s->name, wino ? " and Winograd" : "");
         test_shape(s, 0);
-        if (wino && s->size == 3 && s->stride == 1 && s->pad == 1 && s->groups == 1) {
+        if (wino && s->size == 3 && s->stride == 1 && s->pad == 1) {
             test_shape(s, 7);
             if (i < 3) {
                 test_shape(s, 3);
