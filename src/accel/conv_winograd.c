@@ -514,7 +514,14 @@ AVX2 static void transform_output(const geom *g, int K, const float *M, int r0, 
             __m256 eb = ep ? _mm256_set1_ps(ep->shift[k]) : _mm256_setzero_ps();
             for (tx = 0; tx < tw; tx += 8) {
                 __m256 x[NXI], y[4];
-                for (xi = 0; xi < NXI; ++xi) x[xi] = _mm256_loadu_ps(m + xi * step + tx);
+                /* The last group of a row may hold fewer than eight tiles; reading eight
+                   would pass the end of M at the block's last row (when tiles fill tp). */
+                if (tw - tx >= 8) {
+                    for (xi = 0; xi < NXI; ++xi) x[xi] = _mm256_loadu_ps(m + xi * step + tx);
+                } else {
+                    __m256i in = lanes(tw - tx);
+                    for (xi = 0; xi < NXI; ++xi) x[xi] = _mm256_maskload_ps(m + xi * step + tx, in);
+                }
                 output_tiles(x, ep, ea, eb, y);
                 /* Interleave the two output columns of each tile. */
                 __m256 lo = _mm256_unpacklo_ps(y[0], y[1]), hi = _mm256_unpackhi_ps(y[0], y[1]);
