@@ -82,61 +82,37 @@ if [[ -n $PAIRS && $PAIRS != "$cfg_pairs" ]]; then
 fi
 P=${PAIRS:-$cfg_pairs}
 
-result() {  # result FILE KEY: a value from the RESULT line
-    sed -n 's/^RESULT .*\b'"$2"'=\([^ ]*\).*/\1/p' "$1" | tail -1
-}
+. scripts/bench/stats.sh   # result, median, spread
 
 echo "== RICASSO training step ($CFG, $((4 * P)) rows: $P pairs), $LABEL against its PyTorch twin, $THREADS threads"
 echo "   timed: $STEPS steps and $INFER inference batches of $((4 * P)) rows each side, after $WARMUP warm-up ones"
 rm -rf "$OUT/twin"
 infer=()
 if (( INFER )); then infer=(--infer "$INFER"); fi
-if ! "$TOOL" "$cfg" --steps "$STEPS" --warmup "$WARMUP" "${infer[@]}" --twin-dump "$OUT/twin" \
-        > "$OUT/twin-darknet.out" 2> "$OUT/twin-darknet.log"; then
-    cat "$OUT/twin-darknet.out"; tail -20 "$OUT/twin-darknet.log" >&2
-    die "the Darknet run failed (log: $OUT/twin-darknet.log)"
-fi
-sed 's/^/   /' "$OUT/twin-darknet.out"
-if ! $PY scripts/bench/ricasso_torch.py --from "$OUT/twin" --steps "$STEPS" --warmup "$WARMUP" \
-        --infer "$INFER" --threads "$THREADS" --tolerance "$TOL" > "$OUT/twin-torch.out" 2> "$OUT/twin-torch.log"; then
-    sed 's/^/   /' "$OUT/twin-torch.out"; cat "$OUT/twin-torch.log" >&2
-    die "the PyTorch twin does not match Darknet's RICASSO step, or failed (log: $OUT/twin-torch.log)"
-fi
-sed 's/^/   /' "$OUT/twin-torch.out"
-
-# median LIST / spread LIST: of space-separated numbers
-median() {
-    tr ' ' '\n' <<<"$1" | sed '/^$/d' | sort -g | awk '{ v[NR] = $1 }
-        END { if (NR == 0) exit 1; print (NR % 2 ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2) }'
-}
-spread() {
-    tr ' ' '\n' <<<"$1" | sed '/^$/d' | sort -g | awk 'NR == 1 { lo = $1 } { hi = $1 } END { printf "%.1f-%.1f", lo, hi }'
-}
 DN_MS= PT_MS= DN_INF= PT_INF=
-collect() {  # collect DARKNET-OUT TWIN-OUT: adds one round's figures
-    local d p
-    d=$(result "$1" step_ms); p=$(result "$2" step_ms)
-    [[ -n $d && -n $p ]] || die "a step time is missing ($1, $2)"
-    DN_MS+=" $d"; PT_MS+=" $p"
-    DN_INF+=" $(result "$1" infer_img_s)"; PT_INF+=" $(result "$2" infer_img_s)"
-}
-collect "$OUT/twin-darknet.out" "$OUT/twin-torch.out"
-for r in $(seq 2 "$ROUNDS"); do
-    echo "== round $r of $ROUNDS: Darknet, then the twin"
-    if ! "$TOOL" "$cfg" --steps "$STEPS" --warmup "$WARMUP" "${infer[@]}" \
-            > "$OUT/twin-darknet-r$r.out" 2> "$OUT/twin-darknet-r$r.log"; then
-        cat "$OUT/twin-darknet-r$r.out"; tail -20 "$OUT/twin-darknet-r$r.log" >&2
-        die "the Darknet run failed (log: $OUT/twin-darknet-r$r.log)"
+# round R: Darknet's steps, then the twin's (which checks itself against the dump each time).
+# Round 1 also writes the dump and shows the twin's whole check; its files have no suffix.
+round() {
+    local r=$1 sfx= dump=() d p
+    if (( r > 1 )); then sfx=-r$r; echo "== round $r of $ROUNDS: Darknet, then the twin"; else dump=(--twin-dump "$OUT/twin"); fi
+    local dn=$OUT/twin-darknet$sfx pt=$OUT/twin-torch$sfx
+    if ! "$TOOL" "$cfg" --steps "$STEPS" --warmup "$WARMUP" "${infer[@]}" "${dump[@]}" > "$dn.out" 2> "$dn.log"; then
+        cat "$dn.out"; tail -20 "$dn.log" >&2
+        die "the Darknet run failed (log: $dn.log)"
     fi
-    sed 's/^/   /' "$OUT/twin-darknet-r$r.out"
+    sed 's/^/   /' "$dn.out"
     if ! $PY scripts/bench/ricasso_torch.py --from "$OUT/twin" --steps "$STEPS" --warmup "$WARMUP" \
-            --infer "$INFER" --threads "$THREADS" --tolerance "$TOL" > "$OUT/twin-torch-r$r.out" 2> "$OUT/twin-torch-r$r.log"; then
-        sed 's/^/   /' "$OUT/twin-torch-r$r.out"; cat "$OUT/twin-torch-r$r.log" >&2
-        die "the PyTorch twin failed (log: $OUT/twin-torch-r$r.log)"
+            --infer "$INFER" --threads "$THREADS" --tolerance "$TOL" > "$pt.out" 2> "$pt.log"; then
+        sed 's/^/   /' "$pt.out"; cat "$pt.log" >&2
+        die "the PyTorch twin does not match Darknet's RICASSO step, or failed (log: $pt.log)"
     fi
-    sed -n 's/^RESULT/   RESULT/p' "$OUT/twin-torch-r$r.out"
-    collect "$OUT/twin-darknet-r$r.out" "$OUT/twin-torch-r$r.out"
-done
+    if (( r == 1 )); then sed 's/^/   /' "$pt.out"; else sed -n 's/^RESULT/   RESULT/p' "$pt.out"; fi
+    d=$(result "$dn.out" step_ms); p=$(result "$pt.out" step_ms)
+    [[ -n $d && -n $p ]] || die "a step time is missing ($dn.out, $pt.out)"
+    DN_MS+=" $d"; PT_MS+=" $p"
+    DN_INF+=" $(result "$dn.out" infer_img_s)"; PT_INF+=" $(result "$pt.out" infer_img_s)"
+}
+for r in $(seq 1 "$ROUNDS"); do round "$r"; done
 dn_ms=$(median "$DN_MS"); pt_ms=$(median "$PT_MS")
 dn_inf=0 pt_inf=0
 if (( INFER )); then dn_inf=$(median "$DN_INF"); pt_inf=$(median "$PT_INF"); fi
