@@ -235,11 +235,10 @@ static void zero_tail(float *X, int C, int c, int tp, int from)
 
 /* The input row j (0..3) of tile rows r and r + 1 (when second): its plane row, or null
    outside the image. */
-static inline const float *tile_input_row(const geom *g, const float *in, int C, int c, int r, int j)
+static inline const float *tile_input_row(const geom *g, const float *in, int c, int r, int j)
 {
     int n = r / g->th, ty = r % g->th, y = 2 * ty - 1 + j;
     if (y < 0 || y >= g->h) return 0;
-    (void)C;
     return in + (((size_t)n * g->cin + c) * g->h + y) * g->w;
 }
 
@@ -254,8 +253,8 @@ AVX2 static void transform_input_narrow(const geom *g, int C, const float *in, i
             int second = i + 1 < nrows;
             __m256 rows[4][4], v[NXI];
             for (j = 0; j < 4; ++j) {
-                const float *ra = tile_input_row(g, in, C, c, r0 + i, j);
-                const float *rb = second ? tile_input_row(g, in, C, c, r0 + i + 1, j) : 0;
+                const float *ra = tile_input_row(g, in, c, r0 + i, j);
+                const float *rb = second ? tile_input_row(g, in, c, r0 + i + 1, j) : 0;
                 deinterleave_halves(pair4(ra, rb, -1, w), pair4(ra, rb, 3, w), &rows[j][0], &rows[j][1]);
                 deinterleave_halves(pair4(ra, rb, 1, w), pair4(ra, rb, 5, w), &rows[j][2], &rows[j][3]);
             }
@@ -344,11 +343,10 @@ AVX2 static inline void dout_tiles(__m256 p0, __m256 q0, __m256 p1, __m256 q1, _
 }
 
 /* Row y (0 or 1) of the output tiles of tile row r, or null past the image. */
-static inline const float *tile_output_row(const geom *g, const float *out, int K, int k, int r, int y)
+static inline const float *tile_output_row(const geom *g, const float *out, int k, int r, int y)
 {
     int n = r / g->th, ty = r % g->th, yy = 2 * ty + y;
     if (yy >= g->h) return 0;
-    (void)K;
     return out + (((size_t)n * g->cout + k) * g->h + yy) * g->w;
 }
 
@@ -361,10 +359,10 @@ AVX2 static void transform_dout_narrow(const geom *g, int K, const float *dout, 
     for (k = 0; k < K; ++k) {
         for (i = 0; i < nrows; i += 2) {
             int second = i + 1 < nrows;
-            const float *a0 = tile_output_row(g, dout, K, k, r0 + i, 0);
-            const float *a1 = tile_output_row(g, dout, K, k, r0 + i, 1);
-            const float *b0 = second ? tile_output_row(g, dout, K, k, r0 + i + 1, 0) : 0;
-            const float *b1 = second ? tile_output_row(g, dout, K, k, r0 + i + 1, 1) : 0;
+            const float *a0 = tile_output_row(g, dout, k, r0 + i, 0);
+            const float *a1 = tile_output_row(g, dout, k, r0 + i, 1);
+            const float *b0 = second ? tile_output_row(g, dout, k, r0 + i + 1, 0) : 0;
+            const float *b1 = second ? tile_output_row(g, dout, k, r0 + i + 1, 1) : 0;
             __m256 p0, q0, p1, q1, d[NXI];
             deinterleave_halves(pair4(a0, b0, 0, w), pair4(a0, b0, 4, w), &p0, &q0);
             deinterleave_halves(pair4(a1, b1, 0, w), pair4(a1, b1, 4, w), &p1, &q1);
@@ -480,11 +478,11 @@ AVX2 static void transform_output_narrow(const geom *g, int K, const float *M, i
             /* Interleaved: the low half of each pair of vectors is tile row i, the high i + 1. */
             __m256 lo = _mm256_unpacklo_ps(y[0], y[1]), hi = _mm256_unpackhi_ps(y[0], y[1]);
             __m256 lo1 = _mm256_unpacklo_ps(y[2], y[3]), hi1 = _mm256_unpackhi_ps(y[2], y[3]);
-            put8((float *)tile_output_row(g, out, K, k, r0 + i, 0), w, _mm256_permute2f128_ps(lo, hi, 0x20), add);
-            put8((float *)tile_output_row(g, out, K, k, r0 + i, 1), w, _mm256_permute2f128_ps(lo1, hi1, 0x20), add);
+            put8((float *)tile_output_row(g, out, k, r0 + i, 0), w, _mm256_permute2f128_ps(lo, hi, 0x20), add);
+            put8((float *)tile_output_row(g, out, k, r0 + i, 1), w, _mm256_permute2f128_ps(lo1, hi1, 0x20), add);
             if (second) {
-                put8((float *)tile_output_row(g, out, K, k, r0 + i + 1, 0), w, _mm256_permute2f128_ps(lo, hi, 0x31), add);
-                put8((float *)tile_output_row(g, out, K, k, r0 + i + 1, 1), w, _mm256_permute2f128_ps(lo1, hi1, 0x31), add);
+                put8((float *)tile_output_row(g, out, k, r0 + i + 1, 0), w, _mm256_permute2f128_ps(lo, hi, 0x31), add);
+                put8((float *)tile_output_row(g, out, k, r0 + i + 1, 1), w, _mm256_permute2f128_ps(lo1, hi1, 0x31), add);
             }
         }
     }
