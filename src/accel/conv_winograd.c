@@ -23,6 +23,7 @@
 #if defined(DNNL) && defined(__x86_64__)
 
 #include <immintrin.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -88,6 +89,16 @@ static void *xalloc(size_t n)
 }
 
 /* ---- transforms ---- */
+
+/* Prefetches the n floats from p: the same rows of the next channel, which a transform reads
+   after the rest of this channel's block. Those are runs of one to a few cache lines, one
+   per plane, too short for the hardware prefetcher to pick up. */
+static inline void prefetch_span(const float *p, int n)
+{
+    uintptr_t a = (uintptr_t)p & ~(uintptr_t)63, e = (uintptr_t)(p + n - 1);
+    for (; a <= e; a += 64) _mm_prefetch((const char *)a, _MM_HINT_T0);
+}
+
 
 /* U[xi][o][i] = (G g G^T)[xi] for the filter g = weights of (o, i); with flip, the filter of
    (o, i) is weights[i][o] turned by 180 degrees (the input-gradient convolution). */
@@ -255,6 +266,10 @@ AVX2 static void transform_input_narrow(const geom *g, int C, const float *in, i
             for (j = 0; j < 4; ++j) {
                 const float *ra = tile_input_row(g, in, c, r0 + i, j);
                 const float *rb = second ? tile_input_row(g, in, c, r0 + i + 1, j) : 0;
+                if (c + 1 < C) {
+                    if (ra) prefetch_span(ra + (size_t)g->h * w, w);
+                    if (rb) prefetch_span(rb + (size_t)g->h * w, w);
+                }
                 deinterleave_halves(pair4(ra, rb, -1, w), pair4(ra, rb, 3, w), &rows[j][0], &rows[j][1]);
                 deinterleave_halves(pair4(ra, rb, 1, w), pair4(ra, rb, 5, w), &rows[j][2], &rows[j][3]);
             }
@@ -269,7 +284,8 @@ AVX2 static void transform_input_narrow(const geom *g, int C, const float *in, i
 /* Tile columns 0..3 of eight tiles from input row y: the even and odd columns of
    row[2 tx - 1 ..] (col[0], col[1]) and of row[2 tx + 1 ..] (col[2], col[3]); zeros for a
    row outside the image. */
-AVX2 static inline void tile_columns(const float *plane, int y, int tx, int h, int w, __m256 col[4])
+AVX2 static inline void tile_columns(const float *plane, int y, int tx, int h, int w, size_t ahead,
+                                      __m256 col[4])
 {
     if (y < 0 || y >= h) {
         col[0] = col[1] = col[2] = col[3] = _mm256_setzero_ps();
@@ -277,6 +293,7 @@ AVX2 static inline void tile_columns(const float *plane, int y, int tx, int h, i
     }
     const float *row = plane + (size_t)y * w;
     int b = 2 * tx - 1;
+    if (ahead) prefetch_span(row + ahead + b, 18);
     deinterleave(load_row8(row, b, w), load_row8(row, b + 8, w), &col[0], &col[1]);
     deinterleave(load_row8(row, b + 2, w), load_row8(row, b + 10, w), &col[2], &col[3]);
 }
@@ -297,6 +314,7 @@ AVX2 static void transform_input(const geom *g, int C, const float *in, int r0, 
     }
     if (r0 + nrows > last) nrows = last - r0;
     for (c = 0; c < C; ++c) {
+        size_t ahead = c + 1 < C ? (size_t)h * w : 0;
         for (tx = 0; tx < tw; tx += 8) {
             __m256 rows[4][4];   /* [input row of the tile][tile column], 8 tiles each */
             int prev_n = -1, prev_ty = -2;
@@ -306,10 +324,10 @@ AVX2 static void transform_input(const geom *g, int C, const float *in, int r0, 
                 __m256 v[NXI];
                 if (n == prev_n && ty == prev_ty + 1) {
                     for (q = 0; q < 4; ++q) { rows[0][q] = rows[2][q]; rows[1][q] = rows[3][q]; }
-                    tile_columns(plane, 2 * ty + 1, tx, h, w, rows[2]);
-                    tile_columns(plane, 2 * ty + 2, tx, h, w, rows[3]);
+                    tile_columns(plane, 2 * ty + 1, tx, h, w, ahead, rows[2]);
+                    tile_columns(plane, 2 * ty + 2, tx, h, w, ahead, rows[3]);
                 } else {
-                    for (j = 0; j < 4; ++j) tile_columns(plane, 2 * ty - 1 + j, tx, h, w, rows[j]);
+                    for (j = 0; j < 4; ++j) tile_columns(plane, 2 * ty - 1 + j, tx, h, w, ahead, rows[j]);
                 }
                 prev_n = n;
                 prev_ty = ty;
@@ -363,6 +381,12 @@ AVX2 static void transform_dout_narrow(const geom *g, int K, const float *dout, 
             const float *a1 = tile_output_row(g, dout, k, r0 + i, 1);
             const float *b0 = second ? tile_output_row(g, dout, k, r0 + i + 1, 0) : 0;
             const float *b1 = second ? tile_output_row(g, dout, k, r0 + i + 1, 1) : 0;
+            if (k + 1 < K) {
+                const float *rows[4] = {a0, a1, b0, b1};
+                int q;
+                for (q = 0; q < 4; ++q)
+                    if (rows[q]) prefetch_span(rows[q] + (size_t)g->h * w, w);
+            }
             __m256 p0, q0, p1, q1, d[NXI];
             deinterleave_halves(pair4(a0, b0, 0, w), pair4(a0, b0, 4, w), &p0, &q0);
             deinterleave_halves(pair4(a1, b1, 0, w), pair4(a1, b1, 4, w), &p1, &q1);
@@ -388,6 +412,7 @@ AVX2 static void transform_dout(const geom *g, int K, const float *dout, int r0,
         for (i = 0; i < nrows; ++i) {
             int r = r0 + i, n = r / g->th, ty = r % g->th;
             const float *row0 = dout + ((size_t)n * g->cout + k) * h * w + (size_t)(2 * ty) * w;
+            if (k + 1 < K) prefetch_span(row0 + (size_t)h * w, 2 * ty + 1 < h ? 2 * w : w);
             for (tx = 0; tx < tw; tx += 8) {
                 __m256 p0, q0, p1, q1, d[NXI];
                 deinterleave(load_row8(row0, 2 * tx, w), load_row8(row0, 2 * tx + 8, w), &p0, &q0);
