@@ -1,4 +1,6 @@
-/* Winograd F(2x2, 3x3) convolutions (see conv_winograd.h).
+/* Winograd F(2x2, 3x3) and F(4x4, 3x3) convolutions (see conv_winograd.h). F(2x2, 3x3) is
+ * described here; the section "F(4x4, 3x3)" below says what differs for the larger tiles,
+ * which the forward and input-gradient passes take on maps whose width is a multiple of 8.
  *
  * Notation (Lavin and Gray's): a 2x2 tile of output comes from a 4x4 tile of input d and a
  * 3x3 filter g as  Y = A^T [ (G g G^T) o (B^T d B) ] A,  with
@@ -561,6 +563,252 @@ AVX2 static void transform_output(const geom *g, int K, const float *M, int r0, 
     }
 }
 
+/* ---- F(4x4, 3x3): maps whose width is a multiple of 8 ----
+ * A 4x4 tile of output comes from the 6x6 input tile at rows 4 ty - 1 .. 4 ty + 4 and
+ * columns 4 tx - 1 .. 4 tx + 4 (Lavin and Gray's matrices for F(4, 3)):
+ *   B^T = [4 0 -5 0 1 0; 0 -4 -4 1 1 0; 0 4 -4 -1 1 0; 0 -2 -1 2 1 0; 0 2 -1 -2 1 0;
+ *          0 4 0 -5 0 1],
+ *   G   = [1/4 0 0; -1/6 -1/6 -1/6; -1/6 1/6 -1/6; 1/24 1/12 1/6; 1/24 -1/12 1/6; 0 0 1],
+ *   A^T = [1 1 1 1 1 0; 0 1 -1 2 -2 0; 0 1 1 4 4 0; 0 1 -1 8 -8 1],
+ * so the products are NXI4 = 36 matrix products of 2.25 multiplications per output, against
+ * 4 for F(2x2, 3x3). The weight gradient stays on F(2x2, 3x3).
+ *
+ * Tiles go in pairs: the two tiles 2p and 2p + 1 of a tile row cover 8 output columns, and
+ * eight floats read at column 8p - 1 (and at 8p + 3) hold the first four (the last two)
+ * columns of both input tiles. Four pairs make a vector group of eight tiles; a 4x4
+ * transpose within each 128-bit half turns the four loads into one vector per tile column,
+ * with the tiles in the lane order [pair 0..3 first tile | pair 0..3 second tile]. The
+ * output transform undoes the same transpose, so that order never leaves this section. A
+ * block's pairs are taken row after row of tiles, so that a group may span rows (maps of 8
+ * or 16 columns have one or two pairs a row) and images. */
+
+#define NXI4 36
+
+/* Tile geometry for F(4x4, 3x3): tiles are 4x4, a block is whole rows of tiles, and its tile
+   slots (tp) hold its groups of eight tiles rounded up to 16. */
+static geom make_geom4(int batch, int h, int w, int target)
+{
+    geom g;
+    g.batch = batch; g.h = h; g.w = w;
+    g.tw = w / 4;
+    g.th = (h + 3) / 4;
+    g.rows = (target + g.tw - 1) / g.tw;
+    if (g.tw < 16 && 16 % g.tw == 0) g.rows = (g.rows + 16 / g.tw - 1) / (16 / g.tw) * (16 / g.tw);
+    if (g.rows < 1) g.rows = 1;
+    if (g.rows > batch * g.th) g.rows = batch * g.th;
+    g.blocks = (batch * g.th + g.rows - 1) / g.rows;
+    g.tp = (g.rows * g.tw + 15) / 16 * 16;
+    g.cin = g.cout = 0;
+    return g;
+}
+
+/* Blocks near 96 KB of transformed input (36 x channels x tiles floats), as conv_tiles. */
+static int conv_tiles4(int channels)
+{
+    int t = 683 / (channels > 0 ? channels : 1);
+    return t < 16 ? 16 : t > 64 ? 64 : t;
+}
+
+/* U[xi][o][i] = (G g G^T)[xi], 6x6, for the filter of (o, i) (flip as transform_weights). */
+static void transform_weights4(const float *weights, int outs, int ins, int flip, float *U)
+{
+    static const float G[6][3] = {{1.f / 4, 0, 0},
+                                  {-1.f / 6, -1.f / 6, -1.f / 6},
+                                  {-1.f / 6, 1.f / 6, -1.f / 6},
+                                  {1.f / 24, 1.f / 12, 1.f / 6},
+                                  {1.f / 24, -1.f / 12, 1.f / 6},
+                                  {0, 0, 1}};
+    int o, i, a, b, k;
+    for (o = 0; o < outs; ++o) {
+        for (i = 0; i < ins; ++i) {
+            float g[3][3], t[6][3];
+            const float *src = flip ? weights + ((size_t)i * outs + o) * 9 : weights + ((size_t)o * ins + i) * 9;
+            for (a = 0; a < 3; ++a)
+                for (b = 0; b < 3; ++b) g[a][b] = flip ? src[(2 - a) * 3 + (2 - b)] : src[a * 3 + b];
+            for (a = 0; a < 6; ++a)
+                for (b = 0; b < 3; ++b) t[a][b] = G[a][0] * g[0][b] + G[a][1] * g[1][b] + G[a][2] * g[2][b];
+            for (a = 0; a < 6; ++a)
+                for (b = 0; b < 6; ++b) {
+                    float u = 0;
+                    for (k = 0; k < 3; ++k) u += t[a][k] * G[b][k];
+                    U[((size_t)(a * 6 + b) * outs + o) * ins + i] = u;
+                }
+        }
+    }
+}
+
+/* The 4x4 transpose within each 128-bit half: lane j of x[k] goes to lane k of x[j]
+   (j, k < 4), and lane 4 + j of x[k] to lane 4 + k of x[j]. */
+AVX2 static inline void transpose4_halves(__m256 x[4])
+{
+    __m256 t0 = _mm256_unpacklo_ps(x[0], x[1]), t1 = _mm256_unpackhi_ps(x[0], x[1]);
+    __m256 t2 = _mm256_unpacklo_ps(x[2], x[3]), t3 = _mm256_unpackhi_ps(x[2], x[3]);
+    x[0] = _mm256_shuffle_ps(t0, t2, _MM_SHUFFLE(1, 0, 1, 0));
+    x[1] = _mm256_shuffle_ps(t0, t2, _MM_SHUFFLE(3, 2, 3, 2));
+    x[2] = _mm256_shuffle_ps(t1, t3, _MM_SHUFFLE(1, 0, 1, 0));
+    x[3] = _mm256_shuffle_ps(t1, t3, _MM_SHUFFLE(3, 2, 3, 2));
+}
+
+/* r = B^T x for six vectors (one 1-D transform per lane). */
+AVX2 static inline void bt6(const __m256 x[6], __m256 r[6])
+{
+    __m256 four = _mm256_set1_ps(4), five = _mm256_set1_ps(5), two = _mm256_set1_ps(2);
+    __m256 t1 = _mm256_fnmadd_ps(four, x[2], x[4]), t2 = _mm256_fnmadd_ps(four, x[1], x[3]);
+    __m256 t3 = _mm256_sub_ps(x[4], x[2]), t4 = _mm256_mul_ps(two, _mm256_sub_ps(x[3], x[1]));
+    r[0] = _mm256_fmadd_ps(four, x[0], _mm256_fnmadd_ps(five, x[2], x[4]));
+    r[1] = _mm256_add_ps(t1, t2);
+    r[2] = _mm256_sub_ps(t1, t2);
+    r[3] = _mm256_add_ps(t3, t4);
+    r[4] = _mm256_sub_ps(t3, t4);
+    r[5] = _mm256_fmadd_ps(four, x[1], _mm256_fnmadd_ps(five, x[3], x[5]));
+}
+
+/* y = A^T x for six vectors. */
+AVX2 static inline void at6(const __m256 x[6], __m256 y[4])
+{
+    __m256 a = _mm256_add_ps(x[1], x[2]), b = _mm256_sub_ps(x[1], x[2]);
+    __m256 c = _mm256_add_ps(x[3], x[4]), d = _mm256_sub_ps(x[3], x[4]);
+    y[0] = _mm256_add_ps(_mm256_add_ps(x[0], a), c);
+    y[1] = _mm256_fmadd_ps(_mm256_set1_ps(2), d, b);
+    y[2] = _mm256_fmadd_ps(_mm256_set1_ps(4), c, a);
+    y[3] = _mm256_add_ps(_mm256_fmadd_ps(_mm256_set1_ps(8), d, b), x[5]);
+}
+
+/* Columns 8p - 1 .. 8p + 6 (lo) and 8p + 3 .. 8p + 10 (hi) of a row of pr pairs (8 pr
+   floats), zeros outside it: plain loads inside the row, and at its ends a permutation of
+   the pair's own eight floats (load_row8's masked loads were this transform's hottest
+   instructions in perf on an AMD Zen 3). */
+AVX2 static inline void pair_columns(const float *row, int p, int pr, __m256 *lo, __m256 *hi)
+{
+    const float *x = row + 8 * p;
+    if (p > 0 && p < pr - 1) {
+        *lo = _mm256_loadu_ps(x - 1);
+        *hi = _mm256_loadu_ps(x + 3);
+        return;
+    }
+    __m256 mid = _mm256_loadu_ps(x), zero = _mm256_setzero_ps();
+    if (p > 0) *lo = _mm256_loadu_ps(x - 1);
+    else *lo = _mm256_blend_ps(_mm256_permutevar8x32_ps(mid, _mm256_setr_epi32(0, 0, 1, 2, 3, 4, 5, 6)), zero, 0x01);
+    if (p < pr - 1) *hi = _mm256_loadu_ps(x + 3);
+    else *hi = _mm256_blend_ps(_mm256_permutevar8x32_ps(mid, _mm256_setr_epi32(3, 4, 5, 6, 7, 7, 7, 7)), zero, 0xE0);
+}
+
+/* Where the four pairs of group q of the block starting at tile row r0 lie: image (-1 for
+   a pair past the block's tiles), tile row within the image and pair index within the tile
+   row. */
+typedef struct {
+    int image[4], ty[4], p[4];
+} pairs4;
+
+static inline void group_pairs(const geom *g, int r0, int nrows, int q, pairs4 *ps)
+{
+    int pr = g->tw / 2, k;
+    for (k = 0; k < 4; ++k) {
+        int pair = 4 * q + k, i = pair / pr;
+        if (i >= nrows) {
+            ps->image[k] = -1;
+            ps->ty[k] = ps->p[k] = 0;
+            continue;
+        }
+        int r = r0 + i;
+        ps->image[k] = r / g->th;
+        ps->ty[k] = r % g->th;
+        ps->p[k] = pair % pr;
+    }
+}
+
+/* V[xi][c][t] = (B^T d B)[xi] for the 6x6 input tile d of each tile t of the block (zeros
+   outside the image), one group of eight tiles at a time; slots past the block's groups are
+   zeroed up to tp. */
+AVX2 static void transform_input4(const geom *g, int C, const float *in, int r0, float *V)
+{
+    int tw = g->tw, tp = g->tp, nrows = g->rows, w = g->w, h = g->h;
+    int last = g->batch * g->th;
+    if (r0 + nrows > last) nrows = last - r0;
+    int groups = (nrows * (tw / 2) + 3) / 4;
+    int c, q, j, k, xi;
+    pairs4 ps[groups];
+    for (q = 0; q < groups; ++q) group_pairs(g, r0, nrows, q, &ps[q]);
+    for (c = 0; c < C; ++c) {
+        for (q = 0; q < groups; ++q) {
+            __m256 r[6][6];   /* [input row of the tile][transformed column], 8 tiles each */
+            for (j = 0; j < 6; ++j) {
+                __m256 lo[4], hi[4], x[6];
+                for (k = 0; k < 4; ++k) {
+                    int y = 4 * ps[q].ty[k] - 1 + j;
+                    if (ps[q].image[k] < 0 || y < 0 || y >= h) {
+                        lo[k] = hi[k] = _mm256_setzero_ps();
+                        continue;
+                    }
+                    const float *row = in + ((size_t)ps[q].image[k] * g->cin + c) * h * w + (size_t)y * w;
+                    pair_columns(row, ps[q].p[k], tw / 2, &lo[k], &hi[k]);
+                    /* The same columns of the next channel, read groups iterations on:
+                       the hardware prefetcher does not see these short runs coming. */
+                    if (c + 1 < C) _mm_prefetch((const char *)(row + (size_t)h * w + 8 * ps[q].p[k]), _MM_HINT_T0);
+                }
+                transpose4_halves(lo);
+                transpose4_halves(hi);
+                x[0] = lo[0]; x[1] = lo[1]; x[2] = lo[2]; x[3] = lo[3]; x[4] = hi[0]; x[5] = hi[1];
+                bt6(x, r[j]);
+            }
+            for (k = 0; k < 6; ++k) {
+                __m256 col[6], v[6];
+                for (j = 0; j < 6; ++j) col[j] = r[j][k];
+                bt6(col, v);
+                for (j = 0; j < 6; ++j) _mm256_store_ps(V + ((size_t)(j * 6 + k) * C + c) * tp + q * 8, v[j]);
+            }
+        }
+    }
+    for (xi = 0; xi < NXI4; ++xi)
+        for (c = 0; c < C; ++c) {
+            float *x = V + ((size_t)xi * C + c) * tp;
+            for (j = groups * 8; j < tp; ++j) x[j] = 0;
+        }
+}
+
+/* out (overwritten, or added to) = A^T M A for each tile of the block, with the epilogue ep
+   when it is not null; rows past the image are not written. */
+AVX2 static void transform_output4(const geom *g, int K, const float *M, int r0, float *out, int add,
+                                   const wino_epilogue *ep)
+{
+    int tw = g->tw, tp = g->tp, nrows = g->rows, w = g->w, h = g->h;
+    int last = g->batch * g->th;
+    if (r0 + nrows > last) nrows = last - r0;
+    int groups = (nrows * (tw / 2) + 3) / 4;
+    size_t step = (size_t)K * tp;   /* from one xi to the next */
+    int k, q, j, i, rr;
+    pairs4 ps[groups];
+    for (q = 0; q < groups; ++q) group_pairs(g, r0, nrows, q, &ps[q]);
+    for (k = 0; k < K; ++k) {
+        for (q = 0; q < groups; ++q) {
+            __m256 ea = ep ? _mm256_set1_ps(ep->scale[k]) : _mm256_setzero_ps();
+            __m256 eb = ep ? _mm256_set1_ps(ep->shift[k]) : _mm256_setzero_ps();
+            const float *m = M + (size_t)k * tp + q * 8;
+            __m256 s[4][6];   /* A^T down each column of the 6x6 products: [output row][column] */
+            for (i = 0; i < 6; ++i) {
+                __m256 col[6], y[4];
+                for (j = 0; j < 6; ++j) col[j] = _mm256_load_ps(m + (size_t)(j * 6 + i) * step);
+                at6(col, y);
+                for (rr = 0; rr < 4; ++rr) s[rr][i] = y[rr];
+            }
+            for (rr = 0; rr < 4; ++rr) {
+                __m256 y[4];
+                at6(s[rr], y);
+                for (j = 0; j < 4; ++j) y[j] = finish(y[j], ep, ea, eb);
+                transpose4_halves(y);   /* y[pair]: the pair's 8 output columns of this row */
+                for (j = 0; j < 4; ++j) {
+                    int yy = 4 * ps[q].ty[j] + rr;
+                    if (ps[q].image[j] < 0 || yy >= h) continue;
+                    float *row = out + ((size_t)ps[q].image[j] * g->cout + k) * h * w + (size_t)yy * w + 8 * ps[q].p[j];
+                    _mm256_storeu_ps(row, add ? _mm256_add_ps(y[j], _mm256_loadu_ps(row)) : y[j]);
+                    /* the next channel's row, written groups iterations on */
+                    if (k + 1 < K) __builtin_prefetch(row + (size_t)h * w, 1, 3);
+                }
+            }
+        }
+    }
+}
+
 /* ---- the matrix products ---- */
 
 /* M (K x tp) = U (K x C) . V (C x tp), tp a multiple of 16: six (or fewer) rows of M by 16
@@ -658,30 +906,52 @@ AVX2 static void add_partials(size_t n, const float *part, float *sum)
 
 /* ---- the three passes ---- */
 
-/* out (+)= conv3x3(in) with transformed filters U[xi][outs][ins]; in has in_c channels per
-   image (ins of them read, from the pointer on), out has out_c (outs written). */
+/* 4 (F(4x4, 3x3)) for maps whose width is a multiple of 8, else 2 (F(2x2, 3x3));
+   DARKNET_WINOGRAD_TILE=2 in the environment keeps F(2x2, 3x3) for all (benchmarks and
+   tests compare the two). */
+int wino_tile(int w)
+{
+    const char *e = getenv("DARKNET_WINOGRAD_TILE");
+    if (e && !strcmp(e, "2")) return 2;
+    return w % 8 == 0 ? 4 : 2;
+}
+
+/* out (+)= conv3x3(in) with transformed filters U[xi][outs][ins] (NXI4 or NXI of them, as
+   wino_tile(w)); in has in_c channels per image (ins of them read, from the pointer on), out
+   has out_c (outs written). */
 static void wino_conv(int batch, int ins, int h, int w, int outs, const float *U,
                       const float *in, int in_c, float *out, int out_c, int add, const wino_epilogue *ep)
 {
-    geom g = make_geom(batch, h, w, conv_tiles(ins > outs ? ins : outs));
+    int four = wino_tile(w) == 4, nxi = four ? NXI4 : NXI;
+    int most = ins > outs ? ins : outs;
+    geom g = four ? make_geom4(batch, h, w, conv_tiles4(most)) : make_geom(batch, h, w, conv_tiles(most));
     g.cin = in_c;
     g.cout = out_c;
     #pragma omp parallel
     {
-        float *V = xalloc((size_t)NXI * ins * g.tp * sizeof(float));
-        float *M = xalloc((size_t)NXI * outs * g.tp * sizeof(float));
+        float *V = xalloc((size_t)nxi * ins * g.tp * sizeof(float));
+        float *M = xalloc((size_t)nxi * outs * g.tp * sizeof(float));
         int b, xi;
         #pragma omp for schedule(static)
         for (b = 0; b < g.blocks; ++b) {
-            transform_input(&g, ins, in, b * g.rows, V);
-            for (xi = 0; xi < NXI; ++xi)
+            if (four) transform_input4(&g, ins, in, b * g.rows, V);
+            else transform_input(&g, ins, in, b * g.rows, V);
+            for (xi = 0; xi < nxi; ++xi)
                 gemm_uv(outs, ins, g.tp, U + (size_t)xi * outs * ins, V + (size_t)xi * ins * g.tp,
                         M + (size_t)xi * outs * g.tp);
-            transform_output(&g, outs, M, b * g.rows, out, add, ep);
+            if (four) transform_output4(&g, outs, M, b * g.rows, out, add, ep);
+            else transform_output(&g, outs, M, b * g.rows, out, add, ep);
         }
         free(V);
         free(M);
     }
+}
+
+/* The filters of a pass, transformed for the tile size of maps of width w. */
+static void pass_weights(int w, const float *weights, int outs, int ins, int flip, float *U)
+{
+    if (wino_tile(w) == 4) transform_weights4(weights, outs, ins, flip, U);
+    else transform_weights(weights, outs, ins, flip, U);
 }
 
 /* Groups: group q convolves input channels [q c/G, (q + 1) c/G) of each image with filters
@@ -694,7 +964,7 @@ void wino_forward(int batch, int c, int h, int w, int n, int groups, const float
 {
     int cg = c / groups, ng = n / groups, q;
     size_t hw = (size_t)h * w;
-    float *U = xalloc((size_t)NXI * ng * cg * sizeof(float));
+    float *U = xalloc((size_t)NXI4 * ng * cg * sizeof(float));
     for (q = 0; q < groups; ++q) {
         wino_epilogue eq;
         if (ep) {
@@ -702,7 +972,7 @@ void wino_forward(int batch, int c, int h, int w, int n, int groups, const float
             eq.scale = ep->scale + (size_t)q * ng;
             eq.shift = ep->shift + (size_t)q * ng;
         }
-        transform_weights(weights + (size_t)q * ng * cg * 9, ng, cg, 0, U);
+        pass_weights(w, weights + (size_t)q * ng * cg * 9, ng, cg, 0, U);
         wino_conv(batch, cg, h, w, ng, U, in + q * cg * hw, c, out + q * ng * hw, n, 0, ep ? &eq : 0);
     }
     free(U);
@@ -713,9 +983,9 @@ void wino_backward_data(int batch, int c, int h, int w, int n, int groups, const
 {
     int cg = c / groups, ng = n / groups, q;
     size_t hw = (size_t)h * w;
-    float *U = xalloc((size_t)NXI * ng * cg * sizeof(float));
+    float *U = xalloc((size_t)NXI4 * ng * cg * sizeof(float));
     for (q = 0; q < groups; ++q) {
-        transform_weights(weights + (size_t)q * ng * cg * 9, cg, ng, 1, U);
+        pass_weights(w, weights + (size_t)q * ng * cg * 9, cg, ng, 1, U);
         wino_conv(batch, ng, h, w, cg, U, dout + q * ng * hw, n, din + q * cg * hw, c, 1, 0);
     }
     free(U);

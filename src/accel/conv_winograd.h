@@ -1,8 +1,9 @@
-/* Winograd F(2x2, 3x3) convolutions for DNNL builds on x86-64 CPUs with AVX2 and FMA
- * (src/accel/conv_winograd.c), used by conv_accel_dnnl.c for 3x3 convolutions with stride
- * 1 and padding 1, grouped or not: the bulk of a ResNet's work. oneDNN 2.6 has Winograd kernels
- * only for AVX-512; its direct kernels already run near the FMA peak of an AVX2 core, so
- * doing 2.25 times fewer multiplications is what is left to gain there.
+/* Winograd convolutions (F(4x4, 3x3) and F(2x2, 3x3)) for DNNL builds on x86-64 CPUs with
+ * AVX2 and FMA (src/accel/conv_winograd.c), used by conv_accel_dnnl.c for 3x3 convolutions
+ * with stride 1 and padding 1, grouped or not: the bulk of a ResNet's work. oneDNN 2.6 has
+ * Winograd kernels only for AVX-512; its direct kernels already run near the FMA peak of an
+ * AVX2 core, so doing 2.25 (F(2x2, 3x3)) or 4 (F(4x4, 3x3)) times fewer multiplications is
+ * what is left to gain there.
  *
  * Every tensor is in Darknet's layout: activations [batch][channels][h][w] (output size =
  * input size), weights [out][in/groups][3][3]. With groups G (dividing c and n), group q
@@ -13,8 +14,11 @@
  *   wino_backward_data:    din += W^T (*) dout
  *   wino_backward_weights: dW  += dout (*) in
  *
- * The results are those of the direct convolution up to float rounding (the transforms
- * only add, subtract and halve). wino_usable says whether this CPU can run them.
+ * The results are those of the direct convolution up to float rounding: F(2x2, 3x3)'s
+ * transforms only add, subtract and halve; F(4x4, 3x3)'s scale by up to 8 and by 1/24 on the
+ * way, which costs a few more bits (tests/accel/test_dnnl.c holds both to 1e-4 of the
+ * largest value of each tensor).
+ * wino_usable says whether this CPU can run them.
  */
 #ifndef CONV_WINOGRAD_H
 #define CONV_WINOGRAD_H
@@ -28,6 +32,11 @@ typedef struct {
 } wino_epilogue;
 
 int wino_usable(void);
+/* The output tile size the forward and input-gradient passes use for maps of width w: 4
+   (F(4x4, 3x3), 2.25 multiplications per output) when w is a multiple of 8, else 2 (F(2x2,
+   3x3), 4 per output); DARKNET_WINOGRAD_TILE=2 in the environment gives 2 for all. The
+   weight gradient is always F(2x2, 3x3). */
+int wino_tile(int w);
 void wino_forward(int batch, int c, int h, int w, int n, int groups, const float *weights,
                   const float *in, float *out, const wino_epilogue *ep);
 void wino_backward_data(int batch, int c, int h, int w, int n, int groups, const float *weights,

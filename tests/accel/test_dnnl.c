@@ -8,7 +8,9 @@
  * padding 1, grouped or not, are checked through conv_winograd.c (on CPUs with AVX2 and FMA:
  * DARKNET_WINOGRAD=7, all three passes), through oneDNN's own primitives
  * (DARKNET_WINOGRAD=0), and for some shapes with the passes split between the two (3: the
- * weight gradient by oneDNN, 5: the input gradient by oneDNN).
+ * weight gradient by oneDNN, 5: the input gradient by oneDNN). Widths that are a multiple of
+ * 8 take F(4x4, 3x3) tiles in the forward and input-gradient passes: those shapes run once
+ * more with DARKNET_WINOGRAD_TILE=2 (F(2x2, 3x3)), and each run checks which tile it took.
  *
  * Per shape (stride 1 and 2, 1x1, 3x3, 5x5, 7x7, padding that drops a row, non-square
  * inputs, 3 input channels, groups 2 and 3 and depthwise, batch 1):
@@ -89,6 +91,13 @@ static const shape shapes[] = {
     {"3x3/1 groups 3 48->96 16x16 (grouped experts)", 2, 48, 16, 16, 96, 3, 3, 1, 1},
     {"3x3/1 groups 3 24->48 8x8 (rows of 4 tiles)", 3, 24, 8, 8, 48, 3, 3, 1, 1},
     {"3x3/1 depthwise 8 10x10", 2, 8, 10, 10, 8, 8, 3, 1, 1},
+    /* F(4x4, 3x3) (width a multiple of 8): groups of four pairs of tiles that span rows of
+       tiles (3 pairs a row), a height that leaves part of the last row of tiles outside the
+       image, a group with pairs past the last image, and the widest rows of the set */
+    {"3x3/1 12->10 8x24 (rows of 3 pairs of tiles)", 3, 12, 8, 24, 10, 1, 3, 1, 1},
+    {"3x3/1 8->12 10x16 (last tile row half outside)", 2, 8, 10, 16, 12, 1, 3, 1, 1},
+    {"3x3/1 16->8 6x8 batch 1 (group past the image)", 1, 16, 6, 8, 8, 1, 3, 1, 1},
+    {"3x3/1 4->6 5x40 (5 pairs a row)", 2, 4, 5, 40, 6, 1, 3, 1, 1},
 };
 
 static double max_abs(const float *x, size_t n)
@@ -130,15 +139,26 @@ static float *copy_of(const float *x, size_t n)
     return y;
 }
 
-/* Runs the shape with DARKNET_WINOGRAD=mode; checks are named "shape [path]". */
-static void test_shape(const shape *s, int mode)
+/* Runs the shape with DARKNET_WINOGRAD=mode and DARKNET_WINOGRAD_TILE=tile (0: unset, the
+   default tile for the width); checks are named "shape [path]". */
+static void test_shape(const shape *s, int mode, int tile)
 {
     char name[200], env[8];
-    snprintf(name, sizeof(name), "%s [%s]", s->name,
+    int want_tile = tile == 2 || s->w % 8 ? 2 : 4;
+    snprintf(name, sizeof(name), "%s [%s%s]", s->name,
              mode == 0 ? "oneDNN" : mode == 7 ? "Winograd" : mode == 3 ? "Winograd, oneDNN weight gradient"
-             : mode == 5 ? "Winograd, oneDNN input gradient" : "?");
+             : mode == 5 ? "Winograd, oneDNN input gradient" : "?",
+             mode == 0 ? "" : want_tile == 4 ? ", F(4x4, 3x3)" : ", F(2x2, 3x3)");
     snprintf(env, sizeof(env), "%d", mode);
     setenv("DARKNET_WINOGRAD", env, 1);
+    if (tile) {
+        snprintf(env, sizeof(env), "%d", tile);
+        setenv("DARKNET_WINOGRAD_TILE", env, 1);
+    } else {
+        unsetenv("DARKNET_WINOGRAD_TILE");
+    }
+    if (mode) CHECK(wino_tile(s->w) == want_tile, "%s: the forward and input-gradient passes take tiles of %d (got %d)",
+                    name, want_tile, wino_tile(s->w));
     layer l = make_convolutional_layer(s->batch, s->h, s->w, s->c, s->n, s->groups, s->size,
                                        s->stride, s->pad, LINEAR, 0, 0, 0, 0);
     size_t in_n = (size_t)l.batch * l.inputs, out_n = (size_t)l.batch * l.outputs;
@@ -204,6 +224,7 @@ static void test_shape(const shape *s, int mode)
           "%s: without net.delta, weight_updates still right (max err %.2g)", name,
           max_err(wu_nd, l.weight_updates, l.nweights));
     l.accel = accel;
+    unsetenv("DARKNET_WINOGRAD_TILE");
 
     free(out_d); free(wu_d); free(nd_d); free(wu_nd);
     free(input); free(delta0); free(wu0); free(ldelta); free(net.delta); free(net.workspace);
@@ -470,12 +491,14 @@ int main(void)
         const shape *s = &shapes[i];
         /* one case per shape: its paths' forward and both gradients */
         case_begin("%s: the oneDNN%s convolution matches Darknet's", s->name, wino ? " and Winograd" : "");
-        test_shape(s, 0);
+        test_shape(s, 0, 0);
         if (wino && s->size == 3 && s->stride == 1 && s->pad == 1) {
-            test_shape(s, 7);
+            test_shape(s, 7, 0);
+            /* widths that take F(4x4, 3x3) by default: F(2x2, 3x3) on them too */
+            if (s->w % 8 == 0) test_shape(s, 7, 2);
             if (i < 3) {
-                test_shape(s, 3);
-                test_shape(s, 5);
+                test_shape(s, 3, 0);
+                test_shape(s, 5, 0);
             }
         }
         case_end();
