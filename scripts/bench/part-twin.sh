@@ -25,8 +25,9 @@
 #      timing is reported.
 #   3. The twin's own timing, from Darknet's initial parameters, as Darknet's.
 #   4. With --rounds R (default 1), R - 1 more rounds of both timings, one of each per round
-#      (the twin checks itself again each time): the table gives the medians of the R
-#      rounds and their spread, since one timing drifts by 10 % or more on a shared machine.
+#      (the twin checks itself again each time; Darknet first in odd rounds, the twin in even
+#      ones): the table gives the medians of the R rounds and their spread, since one timing
+#      drifts by 10 % or more on a shared machine.
 # Then a table: ms per step, rows per second and inference images per second of each, and
 # Darknet's speed over PyTorch's (the step's target in issue 13: >= 1.5).
 # Files go to DIR (default build/bench): twin/ (the check files), twin-*.out and twin-*.log.
@@ -90,27 +91,40 @@ rm -rf "$OUT/twin"
 infer=()
 if (( INFER )); then infer=(--infer "$INFER"); fi
 DN_MS= PT_MS= DN_INF= PT_INF=
-# round R: Darknet's steps, then the twin's (which checks itself against the dump each time).
-# Round 1 also writes the dump and shows the twin's whole check; its files have no suffix.
+# round R: Darknet's steps and the twin's (which checks itself against the dump each time).
+# Round 1 and the odd rounds take Darknet first (round 1 writes the dump), the even ones the
+# twin: a run right after another one can run faster on a shared machine, and the medians
+# should not lean to one side for it.
 round() {
     local r=$1 sfx= dump=() d p
-    if (( r > 1 )); then sfx=-r$r; echo "== round $r of $ROUNDS: Darknet, then the twin"; else dump=(--twin-dump "$OUT/twin"); fi
+    if (( r > 1 )); then
+        sfx=-r$r
+        if (( r % 2 )); then echo "== round $r of $ROUNDS: Darknet, then the twin"
+        else echo "== round $r of $ROUNDS: the twin, then Darknet"; fi
+    else
+        dump=(--twin-dump "$OUT/twin")
+    fi
     local dn=$OUT/twin-darknet$sfx pt=$OUT/twin-torch$sfx
+    if (( r % 2 )); then darknet_steps; twin_steps; else twin_steps; darknet_steps; fi
+    d=$(result "$dn.out" step_ms); p=$(result "$pt.out" step_ms)
+    [[ -n $d && -n $p ]] || die "a step time is missing ($dn.out, $pt.out)"
+    DN_MS+=" $d"; PT_MS+=" $p"
+    DN_INF+=" $(result "$dn.out" infer_img_s)"; PT_INF+=" $(result "$pt.out" infer_img_s)"
+}
+darknet_steps() {  # (round's locals: dn, dump)
     if ! "$TOOL" "$cfg" --steps "$STEPS" --warmup "$WARMUP" "${infer[@]}" "${dump[@]}" > "$dn.out" 2> "$dn.log"; then
         cat "$dn.out"; tail -20 "$dn.log" >&2
         die "the Darknet run failed (log: $dn.log)"
     fi
     sed 's/^/   /' "$dn.out"
+}
+twin_steps() {  # (round's locals: pt, r)
     if ! $PY scripts/bench/ricasso_torch.py --from "$OUT/twin" --steps "$STEPS" --warmup "$WARMUP" \
             --infer "$INFER" --threads "$THREADS" --tolerance "$TOL" > "$pt.out" 2> "$pt.log"; then
         sed 's/^/   /' "$pt.out"; cat "$pt.log" >&2
         die "the PyTorch twin does not match Darknet's RICASSO step, or failed (log: $pt.log)"
     fi
     if (( r == 1 )); then sed 's/^/   /' "$pt.out"; else sed -n 's/^RESULT/   RESULT/p' "$pt.out"; fi
-    d=$(result "$dn.out" step_ms); p=$(result "$pt.out" step_ms)
-    [[ -n $d && -n $p ]] || die "a step time is missing ($dn.out, $pt.out)"
-    DN_MS+=" $d"; PT_MS+=" $p"
-    DN_INF+=" $(result "$dn.out" infer_img_s)"; PT_INF+=" $(result "$pt.out" infer_img_s)"
 }
 for r in $(seq 1 "$ROUNDS"); do round "$r"; done
 dn_ms=$(median "$DN_MS"); pt_ms=$(median "$PT_MS")
