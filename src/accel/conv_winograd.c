@@ -54,14 +54,15 @@ typedef struct {
                            convolution, whose channels are a slice of each image */
 } geom;
 
-/* Blocks of about `target` tiles (whole rows of tiles; a multiple of 16 where the row
-   length allows, since the products work on 16 tiles at a time). */
-static geom make_geom(int batch, int h, int w, int target)
+/* Blocks of about `target` tiles of tile x tile outputs (whole rows of tiles; a multiple of
+   16 where the row length allows, since the products work on 16 tiles at a time). Tiles of 4
+   are only used on widths that are a multiple of 8 (whole pairs of tiles; see F(4x4, 3x3)). */
+static geom make_geom(int batch, int h, int w, int tile, int target)
 {
     geom g;
     g.batch = batch; g.h = h; g.w = w;
-    g.tw = (w + 1) / 2;
-    g.th = (h + 1) / 2;
+    g.tw = (w + tile - 1) / tile;
+    g.th = (h + tile - 1) / tile;
     g.rows = (target + g.tw - 1) / g.tw;
     if (g.tw < 16 && 16 % g.tw == 0) g.rows = (g.rows + 16 / g.tw - 1) / (16 / g.tw) * (16 / g.tw);
     if (g.rows < 1) g.rows = 1;
@@ -102,6 +103,16 @@ static inline void prefetch_span(const float *p, int n)
 }
 
 
+/* g = the filter of (o, i): weights[o][i] (weights [outs][ins][3][3]), or with flip
+   weights[i][o] turned by 180 degrees (weights [ins][outs][3][3]). */
+static void filter_of(const float *weights, int outs, int ins, int o, int i, int flip, float g[3][3])
+{
+    const float *src = flip ? weights + ((size_t)i * outs + o) * 9 : weights + ((size_t)o * ins + i) * 9;
+    int a, b;
+    for (a = 0; a < 3; ++a)
+        for (b = 0; b < 3; ++b) g[a][b] = flip ? src[(2 - a) * 3 + (2 - b)] : src[a * 3 + b];
+}
+
 /* U[xi][o][i] = (G g G^T)[xi] for the filter g = weights of (o, i); with flip, the filter of
    (o, i) is weights[i][o] turned by 180 degrees (the input-gradient convolution). */
 static void transform_weights(const float *weights, int outs, int ins, int flip, float *U)
@@ -110,9 +121,7 @@ static void transform_weights(const float *weights, int outs, int ins, int flip,
     for (o = 0; o < outs; ++o) {
         for (i = 0; i < ins; ++i) {
             float g[3][3], t[4][3];
-            const float *src = flip ? weights + ((size_t)i * outs + o) * 9 : weights + ((size_t)o * ins + i) * 9;
-            for (a = 0; a < 3; ++a)
-                for (b = 0; b < 3; ++b) g[a][b] = flip ? src[(2 - a) * 3 + (2 - b)] : src[a * 3 + b];
+            filter_of(weights, outs, ins, o, i, flip, g);
             for (b = 0; b < 3; ++b) {
                 t[0][b] = g[0][b];
                 t[1][b] = .5f * (g[0][b] + g[1][b] + g[2][b]);
@@ -584,24 +593,6 @@ AVX2 static void transform_output(const geom *g, int K, const float *M, int r0, 
 
 #define NXI4 36
 
-/* Tile geometry for F(4x4, 3x3): tiles are 4x4, a block is whole rows of tiles, and its tile
-   slots (tp) hold its groups of eight tiles rounded up to 16. */
-static geom make_geom4(int batch, int h, int w, int target)
-{
-    geom g;
-    g.batch = batch; g.h = h; g.w = w;
-    g.tw = w / 4;
-    g.th = (h + 3) / 4;
-    g.rows = (target + g.tw - 1) / g.tw;
-    if (g.tw < 16 && 16 % g.tw == 0) g.rows = (g.rows + 16 / g.tw - 1) / (16 / g.tw) * (16 / g.tw);
-    if (g.rows < 1) g.rows = 1;
-    if (g.rows > batch * g.th) g.rows = batch * g.th;
-    g.blocks = (batch * g.th + g.rows - 1) / g.rows;
-    g.tp = (g.rows * g.tw + 15) / 16 * 16;
-    g.cin = g.cout = 0;
-    return g;
-}
-
 /* Blocks near 96 KB of transformed input (36 x channels x tiles floats), as conv_tiles. */
 static int conv_tiles4(int channels)
 {
@@ -622,9 +613,7 @@ static void transform_weights4(const float *weights, int outs, int ins, int flip
     for (o = 0; o < outs; ++o) {
         for (i = 0; i < ins; ++i) {
             float g[3][3], t[6][3];
-            const float *src = flip ? weights + ((size_t)i * outs + o) * 9 : weights + ((size_t)o * ins + i) * 9;
-            for (a = 0; a < 3; ++a)
-                for (b = 0; b < 3; ++b) g[a][b] = flip ? src[(2 - a) * 3 + (2 - b)] : src[a * 3 + b];
+            filter_of(weights, outs, ins, o, i, flip, g);
             for (a = 0; a < 6; ++a)
                 for (b = 0; b < 3; ++b) t[a][b] = G[a][0] * g[0][b] + G[a][1] * g[1][b] + G[a][2] * g[2][b];
             for (a = 0; a < 6; ++a)
@@ -924,7 +913,7 @@ static void wino_conv(int batch, int ins, int h, int w, int outs, const float *U
 {
     int four = wino_tile(w) == 4, nxi = four ? NXI4 : NXI;
     int most = ins > outs ? ins : outs;
-    geom g = four ? make_geom4(batch, h, w, conv_tiles4(most)) : make_geom(batch, h, w, conv_tiles(most));
+    geom g = four ? make_geom(batch, h, w, 4, conv_tiles4(most)) : make_geom(batch, h, w, 2, conv_tiles(most));
     g.cin = in_c;
     g.cout = out_c;
     #pragma omp parallel
@@ -1005,7 +994,7 @@ static int wgrad_tiles(int channels)
 static void wgrad_group(int batch, int c, int h, int w, int n, const float *in, int in_c,
                         const float *dout, int out_c, float *dweights)
 {
-    geom g = make_geom(batch, h, w, wgrad_tiles(c > n ? c : n));
+    geom g = make_geom(batch, h, w, 2, wgrad_tiles(c > n ? c : n));
     size_t usize = (size_t)NXI * n * c;
     float *dU = xalloc(usize * sizeof(float));
     g.cin = in_c;
