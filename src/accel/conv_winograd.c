@@ -102,7 +102,6 @@ static inline void prefetch_span(const float *p, int n)
     for (; a <= e; a += 64) _mm_prefetch((const char *)a, _MM_HINT_T0);
 }
 
-
 /* g = the filter of (o, i): weights[o][i] (weights [outs][ins][3][3]), or with flip
    weights[i][o] turned by 180 degrees (weights [ins][outs][3][3]). */
 static void filter_of(const float *weights, int outs, int ins, int o, int i, int flip, float g[3][3])
@@ -244,12 +243,12 @@ AVX2 static inline void input_tiles(__m256 rows[4][4], __m256 v[NXI])
     }
 }
 
-/* Tile slots nrows * tw .. tp of each of the NXI planes of channel c are zeroed: the
-   products work on whole groups of 16 tiles. */
-static void zero_tail(float *X, int C, int c, int tp, int from)
+/* Tile slots from .. tp of each of the nxi planes of channel c are zeroed: the products
+   work on whole groups of 16 tiles. */
+static void zero_tail(float *X, int nxi, int C, int c, int tp, int from)
 {
     int xi, j;
-    for (xi = 0; xi < NXI; ++xi) {
+    for (xi = 0; xi < nxi; ++xi) {
         float *x = X + ((size_t)xi * C + c) * tp;
         for (j = from; j < tp; ++j) x[j] = 0;
     }
@@ -288,7 +287,7 @@ AVX2 static void transform_input_narrow(const geom *g, int C, const float *in, i
             for (xi = 0; xi < NXI; ++xi)
                 store_pair(V + ((size_t)xi * C + c) * tp + i * tw, v[xi], tw, second);
         }
-        zero_tail(V, C, c, tp, nrows * tw);
+        zero_tail(V, NXI, C, c, tp, nrows * tw);
     }
 }
 
@@ -347,7 +346,7 @@ AVX2 static void transform_input(const geom *g, int C, const float *in, int r0, 
                     store8(V + ((size_t)xi * C + c) * tp + i * tw + tx, v[xi], tw - tx);
             }
         }
-        zero_tail(V, C, c, tp, nrows * tw);
+        zero_tail(V, NXI, C, c, tp, nrows * tw);
     }
 }
 
@@ -405,7 +404,7 @@ AVX2 static void transform_dout_narrow(const geom *g, int K, const float *dout, 
             for (xi = 0; xi < NXI; ++xi)
                 store_pair(D + ((size_t)xi * K + k) * tp + i * tw, d[xi], tw, second);
         }
-        zero_tail(D, K, k, tp, nrows * tw);
+        zero_tail(D, NXI, K, k, tp, nrows * tw);
     }
 }
 
@@ -437,7 +436,7 @@ AVX2 static void transform_dout(const geom *g, int K, const float *dout, int r0,
                     store8(D + ((size_t)xi * K + k) * tp + i * tw + tx, d[xi], tw - tx);
             }
         }
-        zero_tail(D, K, k, tp, nrows * tw);
+        zero_tail(D, NXI, K, k, tp, nrows * tw);
     }
 }
 
@@ -715,7 +714,7 @@ AVX2 static void transform_input4(const geom *g, int C, const float *in, int r0,
     int last = g->batch * g->th;
     if (r0 + nrows > last) nrows = last - r0;
     int groups = (nrows * (tw / 2) + 3) / 4;
-    int c, q, j, k, xi;
+    int c, q, j, k;
     pairs4 ps[groups];
     for (q = 0; q < groups; ++q) group_pairs(g, r0, nrows, q, &ps[q]);
     for (c = 0; c < C; ++c) {
@@ -747,12 +746,8 @@ AVX2 static void transform_input4(const geom *g, int C, const float *in, int r0,
                 for (j = 0; j < 6; ++j) _mm256_store_ps(V + ((size_t)(j * 6 + k) * C + c) * tp + q * 8, v[j]);
             }
         }
+        zero_tail(V, NXI4, C, c, tp, groups * 8);
     }
-    for (xi = 0; xi < NXI4; ++xi)
-        for (c = 0; c < C; ++c) {
-            float *x = V + ((size_t)xi * C + c) * tp;
-            for (j = groups * 8; j < tp; ++j) x[j] = 0;
-        }
 }
 
 /* out (overwritten, or added to) = A^T M A for each tile of the block, with the epilogue ep
@@ -769,9 +764,9 @@ AVX2 static void transform_output4(const geom *g, int K, const float *M, int r0,
     pairs4 ps[groups];
     for (q = 0; q < groups; ++q) group_pairs(g, r0, nrows, q, &ps[q]);
     for (k = 0; k < K; ++k) {
+        __m256 ea = ep ? _mm256_set1_ps(ep->scale[k]) : _mm256_setzero_ps();
+        __m256 eb = ep ? _mm256_set1_ps(ep->shift[k]) : _mm256_setzero_ps();
         for (q = 0; q < groups; ++q) {
-            __m256 ea = ep ? _mm256_set1_ps(ep->scale[k]) : _mm256_setzero_ps();
-            __m256 eb = ep ? _mm256_set1_ps(ep->shift[k]) : _mm256_setzero_ps();
             const float *m = M + (size_t)k * tp + q * 8;
             __m256 s[4][6];   /* A^T down each column of the 6x6 products: [output row][column] */
             for (i = 0; i < 6; ++i) {
@@ -905,15 +900,21 @@ int wino_tile(int w)
     return w % 8 == 0 ? 4 : 2;
 }
 
-/* out (+)= conv3x3(in) with transformed filters U[xi][outs][ins] (NXI4 or NXI of them, as
-   wino_tile(w)); in has in_c channels per image (ins of them read, from the pointer on), out
-   has out_c (outs written). */
-static void wino_conv(int batch, int ins, int h, int w, int outs, const float *U,
+/* The transformed tile elements of a pass in tiles of tile x tile outputs. */
+static int pass_nxi(int tile)
+{
+    return tile == 4 ? NXI4 : NXI;
+}
+
+/* out (+)= conv3x3(in) in tiles of tile x tile outputs (4 or 2), with transformed filters
+   U[xi][outs][ins] (NXI4 or NXI of them); in has in_c channels per image (ins of them read,
+   from the pointer on), out has out_c (outs written). */
+static void wino_conv(int tile, int batch, int ins, int h, int w, int outs, const float *U,
                       const float *in, int in_c, float *out, int out_c, int add, const wino_epilogue *ep)
 {
-    int four = wino_tile(w) == 4, nxi = four ? NXI4 : NXI;
+    int four = tile == 4, nxi = pass_nxi(tile);
     int most = ins > outs ? ins : outs;
-    geom g = four ? make_geom(batch, h, w, 4, conv_tiles4(most)) : make_geom(batch, h, w, 2, conv_tiles(most));
+    geom g = make_geom(batch, h, w, tile, four ? conv_tiles4(most) : conv_tiles(most));
     g.cin = in_c;
     g.cout = out_c;
     #pragma omp parallel
@@ -936,10 +937,10 @@ static void wino_conv(int batch, int ins, int h, int w, int outs, const float *U
     }
 }
 
-/* The filters of a pass, transformed for the tile size of maps of width w. */
-static void pass_weights(int w, const float *weights, int outs, int ins, int flip, float *U)
+/* The filters of a pass, transformed for its tile size: U [pass_nxi(tile)][outs][ins]. */
+static void pass_weights(int tile, const float *weights, int outs, int ins, int flip, float *U)
 {
-    if (wino_tile(w) == 4) transform_weights4(weights, outs, ins, flip, U);
+    if (tile == 4) transform_weights4(weights, outs, ins, flip, U);
     else transform_weights(weights, outs, ins, flip, U);
 }
 
@@ -951,9 +952,9 @@ static void pass_weights(int w, const float *weights, int outs, int ins, int fli
 void wino_forward(int batch, int c, int h, int w, int n, int groups, const float *weights,
                   const float *in, float *out, const wino_epilogue *ep)
 {
-    int cg = c / groups, ng = n / groups, q;
+    int cg = c / groups, ng = n / groups, q, tile = wino_tile(w);
     size_t hw = (size_t)h * w;
-    float *U = xalloc((size_t)NXI4 * ng * cg * sizeof(float));
+    float *U = xalloc((size_t)pass_nxi(tile) * ng * cg * sizeof(float));
     for (q = 0; q < groups; ++q) {
         wino_epilogue eq;
         if (ep) {
@@ -961,8 +962,8 @@ void wino_forward(int batch, int c, int h, int w, int n, int groups, const float
             eq.scale = ep->scale + (size_t)q * ng;
             eq.shift = ep->shift + (size_t)q * ng;
         }
-        pass_weights(w, weights + (size_t)q * ng * cg * 9, ng, cg, 0, U);
-        wino_conv(batch, cg, h, w, ng, U, in + q * cg * hw, c, out + q * ng * hw, n, 0, ep ? &eq : 0);
+        pass_weights(tile, weights + (size_t)q * ng * cg * 9, ng, cg, 0, U);
+        wino_conv(tile, batch, cg, h, w, ng, U, in + q * cg * hw, c, out + q * ng * hw, n, 0, ep ? &eq : 0);
     }
     free(U);
 }
@@ -970,12 +971,12 @@ void wino_forward(int batch, int c, int h, int w, int n, int groups, const float
 void wino_backward_data(int batch, int c, int h, int w, int n, int groups, const float *weights,
                         const float *dout, float *din)
 {
-    int cg = c / groups, ng = n / groups, q;
+    int cg = c / groups, ng = n / groups, q, tile = wino_tile(w);
     size_t hw = (size_t)h * w;
-    float *U = xalloc((size_t)NXI4 * ng * cg * sizeof(float));
+    float *U = xalloc((size_t)pass_nxi(tile) * ng * cg * sizeof(float));
     for (q = 0; q < groups; ++q) {
-        pass_weights(w, weights + (size_t)q * ng * cg * 9, cg, ng, 1, U);
-        wino_conv(batch, ng, h, w, cg, U, dout + q * ng * hw, n, din + q * cg * hw, c, 1, 0);
+        pass_weights(tile, weights + (size_t)q * ng * cg * 9, cg, ng, 1, U);
+        wino_conv(tile, batch, ng, h, w, cg, U, dout + q * ng * hw, n, din + q * cg * hw, c, 1, 0);
     }
     free(U);
 }
