@@ -32,6 +32,9 @@ typedef struct {
 } wino_epilogue;
 
 int wino_usable(void);
+/* 1 when the matrix products take AVX-512F kernels (16 tiles a vector): the CPU has
+   AVX-512F, unless DARKNET_WINOGRAD_ISA=avx2 is set, which keeps the AVX2 ones. */
+int wino_wide(void);
 /* The output tile size the forward and input-gradient passes use for maps of width w: 4
    (F(4x4, 3x3), 2.25 multiplications per output) when w is a multiple of 8, else 2 (F(2x2,
    3x3), 4 per output); DARKNET_WINOGRAD_TILE=2 in the environment gives 2 for all. The
