@@ -11,6 +11,10 @@
  * weight gradient by oneDNN, 5: the input gradient by oneDNN). Widths that are a multiple of
  * 8 take F(4x4, 3x3) tiles in the forward and input-gradient passes: those shapes run once
  * more with DARKNET_WINOGRAD_TILE=2 (F(2x2, 3x3)), and each run checks which tile it took.
+ * On CPUs with AVX-512F the Winograd checks run twice, with the AVX-512 matrix products and
+ * with the AVX2 ones (DARKNET_WINOGRAD_ISA=avx2); elsewhere the AVX-512 run is reported as
+ * skipped. The default split of the passes (all three on AVX2; on AVX-512 the weight
+ * gradient by oneDNN) is checked too.
  *
  * Per shape (stride 1 and 2, 1x1, 3x3, 5x5, 7x7, padding that drops a row, non-square
  * inputs, 3 input channels, groups 2 and 3 and depthwise, batch 1):
@@ -145,10 +149,11 @@ static void test_shape(const shape *s, int mode, int tile)
 {
     char name[200], env[8];
     int want_tile = tile == 2 || s->w % 8 ? 2 : 4;
-    snprintf(name, sizeof(name), "%s [%s%s]", s->name,
+    snprintf(name, sizeof(name), "%s [%s%s%s]", s->name,
              mode == 0 ? "oneDNN" : mode == 7 ? "Winograd" : mode == 3 ? "Winograd, oneDNN weight gradient"
              : mode == 5 ? "Winograd, oneDNN input gradient" : "?",
-             mode == 0 ? "" : want_tile == 4 ? ", F(4x4, 3x3)" : ", F(2x2, 3x3)");
+             mode == 0 ? "" : want_tile == 4 ? ", F(4x4, 3x3)" : ", F(2x2, 3x3)",
+             mode == 0 ? "" : wino_wide() ? ", AVX-512 products" : ", AVX2 products");
     snprintf(env, sizeof(env), "%d", mode);
     setenv("DARKNET_WINOGRAD", env, 1);
     if (tile) {
@@ -485,14 +490,35 @@ static void test_resnet32(const char *label, int smooth, double tol, int winogra
 int main(void)
 {
     size_t i;
-    int wino = wino_usable();
-    if (!wino) printf("this CPU lacks AVX2 or FMA: the Winograd path is not checked\n");
+    int wino = wino_usable(), wide, isa, isas;
+    unsetenv("DARKNET_WINOGRAD_ISA");
+    wide = wino && wino_wide();
+    isas = wide ? 2 : 1;    /* with AVX-512, the Winograd checks run on both kernel sets */
+    if (!wino) harness_skip("Winograd convolutions", "this CPU lacks AVX2 or FMA");
+    if (wino && !wide)
+        harness_skip("Winograd convolutions with the AVX-512 matrix products", "this CPU lacks AVX-512F");
+    if (wino) {
+        layer l = make_convolutional_layer(2, 8, 8, 4, 4, 1, 3, 1, 1, LINEAR, 0, 0, 0, 0);
+        network probe = {0};
+        int passes;
+        probe.train = 1;
+        unsetenv("DARKNET_WINOGRAD");
+        passes = conv_accel_winograd_passes(&l, &probe);
+        CHECK(passes == (wide ? 3 : 7), "the default Winograd passes are %d on this CPU (%s; got %d)",
+              wide ? 3 : 7, wide ? "AVX-512: the weight gradient by oneDNN" : "AVX2: all three", passes);
+        setenv("DARKNET_WINOGRAD_ISA", "avx2", 1);
+        CHECK(!wino_wide() && conv_accel_winograd_passes(&l, &probe) == 7,
+              "DARKNET_WINOGRAD_ISA=avx2 takes the AVX2 products and all three passes");
+        unsetenv("DARKNET_WINOGRAD_ISA");
+        free_layer(l);
+    }
     for (i = 0; i < sizeof(shapes) / sizeof(shapes[0]); ++i) {
         const shape *s = &shapes[i];
         /* one case per shape: its paths' forward and both gradients */
         case_begin("%s: the oneDNN%s convolution matches Darknet's", s->name, wino ? " and Winograd" : "");
         test_shape(s, 0, 0);
-        if (wino && s->size == 3 && s->stride == 1 && s->pad == 1) {
+        for (isa = 0; isa < isas && wino && s->size == 3 && s->stride == 1 && s->pad == 1; ++isa) {
+            if (isa) setenv("DARKNET_WINOGRAD_ISA", "avx2", 1);
             test_shape(s, 7, 0);
             /* widths that take F(4x4, 3x3) by default: F(2x2, 3x3) on them too */
             if (s->w % 8 == 0) test_shape(s, 7, 2);
@@ -501,6 +527,7 @@ int main(void)
                 test_shape(s, 5, 0);
             }
         }
+        unsetenv("DARKNET_WINOGRAD_ISA");
         case_end();
     }
     test_full_layer();
@@ -515,7 +542,13 @@ int main(void)
         }
     }
     test_resnet32("ResNet-32 with ELU, oneDNN", 1, TOL_NET_GRAD_SMOOTH, 0);
-    if (wino) test_resnet32("ResNet-32 with ELU, Winograd", 1, TOL_NET_GRAD_SMOOTH, 1);
+    if (wino) test_resnet32(wide ? "ResNet-32 with ELU, Winograd, AVX-512 products" : "ResNet-32 with ELU, Winograd",
+                            1, TOL_NET_GRAD_SMOOTH, 1);
+    if (wide) {
+        setenv("DARKNET_WINOGRAD_ISA", "avx2", 1);
+        test_resnet32("ResNet-32 with ELU, Winograd, AVX2 products", 1, TOL_NET_GRAD_SMOOTH, 1);
+        unsetenv("DARKNET_WINOGRAD_ISA");
+    }
     test_resnet32("ResNet-32", 0, TOL_NET_GRAD_RELU, wino);
     return harness_finish();
 }
