@@ -697,18 +697,18 @@ AVX2 static inline void pair_columns(const float *row, int p, int pr, __m256 *lo
     else *hi = _mm256_blend_ps(_mm256_permutevar8x32_ps(mid, _mm256_setr_epi32(3, 4, 5, 6, 7, 7, 7, 7)), zero, 0xE0);
 }
 
-/* Where the four pairs of group q of the block starting at tile row r0 lie: image (-1 for
-   a pair past the block's tiles), tile row within the image and pair index within the tile
-   row. */
+/* Where the n (4, or 8 for the AVX-512 transforms) pairs of group q of the block starting
+   at tile row r0 lie: image (-1 for a pair past the block's tiles), tile row within the
+   image and pair index within the tile row. */
 typedef struct {
-    int image[4], ty[4], p[4];
+    int image[8], ty[8], p[8];
 } pairs4;
 
-static inline void group_pairs(const geom *g, int r0, int nrows, int q, pairs4 *ps)
+static inline void group_pairs(const geom *g, int r0, int nrows, int q, int n, pairs4 *ps)
 {
     int pr = g->tw / 2, k;
-    for (k = 0; k < 4; ++k) {
-        int pair = 4 * q + k, i = pair / pr;
+    for (k = 0; k < n; ++k) {
+        int pair = n * q + k, i = pair / pr;
         if (i >= nrows) {
             ps->image[k] = -1;
             ps->ty[k] = ps->p[k] = 0;
@@ -732,7 +732,7 @@ AVX2 static void transform_input4(const geom *g, int C, const float *in, int r0,
     int groups = (nrows * (tw / 2) + 3) / 4;
     int c, q, j, k;
     pairs4 ps[groups];
-    for (q = 0; q < groups; ++q) group_pairs(g, r0, nrows, q, &ps[q]);
+    for (q = 0; q < groups; ++q) group_pairs(g, r0, nrows, q, 4, &ps[q]);
     for (c = 0; c < C; ++c) {
         for (q = 0; q < groups; ++q) {
             __m256 r[6][6];   /* [input row of the tile][transformed column], 8 tiles each */
@@ -778,7 +778,7 @@ AVX2 static void transform_output4(const geom *g, int K, const float *M, int r0,
     size_t step = (size_t)K * tp;   /* from one xi to the next */
     int k, q, j, i, rr;
     pairs4 ps[groups];
-    for (q = 0; q < groups; ++q) group_pairs(g, r0, nrows, q, &ps[q]);
+    for (q = 0; q < groups; ++q) group_pairs(g, r0, nrows, q, 4, &ps[q]);
     for (k = 0; k < K; ++k) {
         __m256 ea = ep ? _mm256_set1_ps(ep->scale[k]) : _mm256_setzero_ps();
         __m256 eb = ep ? _mm256_set1_ps(ep->shift[k]) : _mm256_setzero_ps();
@@ -910,7 +910,7 @@ AVX2 static void add_partials(size_t n, const float *part, float *sum)
  * rows of M by 32 columns. The transforms stay on AVX2 (their data layout is the same: tp is
  * a multiple of 16, every plane 64-byte aligned). */
 
-#define AVX512 __attribute__((target("avx512f")))
+#define AVX512 __attribute__((target("avx512f,avx2,fma")))
 
 /* M (K x tp) = U (K x C) . V (C x tp): KB (<= 8) rows of M by NB (1 or 2) vectors of 16
    tiles at a time; each row's factor of U is broadcast from memory into the FMA. */
@@ -1003,6 +1003,158 @@ AVX512 static void gemm_dv512(int K, int C, int tp, const float *D, const float 
     }
 }
 
+/* ---- F(4x4, 3x3) transforms with AVX-512 ----
+ * Groups of eight pairs (16 tiles) a vector. The 256-bit loads of pairs k and k + 4 of a
+ * group share a 512-bit vector, and the 4x4 transpose runs within each 128-bit lane, so a
+ * group's tiles lie in the lane order [pairs 0..3 first tile | pairs 0..3 second tile |
+ * pairs 4..7 first tile | pairs 4..7 second tile]; the output transform undoes it. */
+
+/* [a | b] */
+AVX512 static inline __m512 join8(__m256 a, __m256 b)
+{
+    return _mm512_castpd_ps(_mm512_insertf64x4(_mm512_castpd256_pd512(_mm256_castps_pd(a)), _mm256_castps_pd(b), 1));
+}
+
+AVX512 static inline __m256 upper8(__m512 x)
+{
+    return _mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(x), 1));
+}
+
+/* The 4x4 transpose within each 128-bit lane (transpose4_halves on 512 bits). */
+AVX512 static inline void transpose4_lanes(__m512 x[4])
+{
+    __m512 t0 = _mm512_unpacklo_ps(x[0], x[1]), t1 = _mm512_unpackhi_ps(x[0], x[1]);
+    __m512 t2 = _mm512_unpacklo_ps(x[2], x[3]), t3 = _mm512_unpackhi_ps(x[2], x[3]);
+    x[0] = _mm512_shuffle_ps(t0, t2, _MM_SHUFFLE(1, 0, 1, 0));
+    x[1] = _mm512_shuffle_ps(t0, t2, _MM_SHUFFLE(3, 2, 3, 2));
+    x[2] = _mm512_shuffle_ps(t1, t3, _MM_SHUFFLE(1, 0, 1, 0));
+    x[3] = _mm512_shuffle_ps(t1, t3, _MM_SHUFFLE(3, 2, 3, 2));
+}
+
+/* bt6 and at6 on 512 bits. */
+AVX512 static inline void bt6_512(const __m512 x[6], __m512 r[6])
+{
+    __m512 four = _mm512_set1_ps(4), five = _mm512_set1_ps(5), two = _mm512_set1_ps(2);
+    __m512 t1 = _mm512_fnmadd_ps(four, x[2], x[4]), t2 = _mm512_fnmadd_ps(four, x[1], x[3]);
+    __m512 t3 = _mm512_sub_ps(x[4], x[2]), t4 = _mm512_mul_ps(two, _mm512_sub_ps(x[3], x[1]));
+    r[0] = _mm512_fmadd_ps(four, x[0], _mm512_fnmadd_ps(five, x[2], x[4]));
+    r[1] = _mm512_add_ps(t1, t2);
+    r[2] = _mm512_sub_ps(t1, t2);
+    r[3] = _mm512_add_ps(t3, t4);
+    r[4] = _mm512_sub_ps(t3, t4);
+    r[5] = _mm512_fmadd_ps(four, x[1], _mm512_fnmadd_ps(five, x[3], x[5]));
+}
+
+AVX512 static inline void at6_512(const __m512 x[6], __m512 y[4])
+{
+    __m512 a = _mm512_add_ps(x[1], x[2]), b = _mm512_sub_ps(x[1], x[2]);
+    __m512 c = _mm512_add_ps(x[3], x[4]), d = _mm512_sub_ps(x[3], x[4]);
+    y[0] = _mm512_add_ps(_mm512_add_ps(x[0], a), c);
+    y[1] = _mm512_fmadd_ps(_mm512_set1_ps(2), d, b);
+    y[2] = _mm512_fmadd_ps(_mm512_set1_ps(4), c, a);
+    y[3] = _mm512_add_ps(_mm512_fmadd_ps(_mm512_set1_ps(8), d, b), x[5]);
+}
+
+/* finish on 512 bits. */
+AVX512 static inline __m512 finish512(__m512 y, const wino_epilogue *ep, __m512 a, __m512 b)
+{
+    if (!ep) return y;
+    y = _mm512_fmadd_ps(y, a, b);
+    if (ep->act == WINO_RELU) return _mm512_max_ps(y, _mm512_setzero_ps());
+    if (ep->act == WINO_LEAKY)
+        return _mm512_mask_blend_ps(_mm512_cmp_ps_mask(y, _mm512_setzero_ps(), _CMP_GT_OQ),
+                                    _mm512_mul_ps(y, _mm512_set1_ps(.1f)), y);
+    return y;
+}
+
+/* transform_input4 with groups of 16 tiles. */
+AVX512 static void transform_input4_512(const geom *g, int C, const float *in, int r0, float *V)
+{
+    int tw = g->tw, tp = g->tp, nrows = g->rows, w = g->w, h = g->h;
+    int last = g->batch * g->th;
+    if (r0 + nrows > last) nrows = last - r0;
+    int groups = (nrows * (tw / 2) + 7) / 8;
+    int c, q, j, k;
+    pairs4 ps[groups];
+    for (q = 0; q < groups; ++q) group_pairs(g, r0, nrows, q, 8, &ps[q]);
+    for (c = 0; c < C; ++c) {
+        for (q = 0; q < groups; ++q) {
+            __m512 r[6][6];   /* [input row of the tile][transformed column], 16 tiles each */
+            for (j = 0; j < 6; ++j) {
+                __m256 lo[8], hi[8];
+                __m512 l4[4], h4[4], x[6];
+                for (k = 0; k < 8; ++k) {
+                    int y = 4 * ps[q].ty[k] - 1 + j;
+                    if (ps[q].image[k] < 0 || y < 0 || y >= h) {
+                        lo[k] = hi[k] = _mm256_setzero_ps();
+                        continue;
+                    }
+                    const float *row = in + ((size_t)ps[q].image[k] * g->cin + c) * h * w + (size_t)y * w;
+                    pair_columns(row, ps[q].p[k], tw / 2, &lo[k], &hi[k]);
+                    if (c + 1 < C) _mm_prefetch((const char *)(row + (size_t)h * w + 8 * ps[q].p[k]), _MM_HINT_T0);
+                }
+                for (k = 0; k < 4; ++k) {
+                    l4[k] = join8(lo[k], lo[k + 4]);
+                    h4[k] = join8(hi[k], hi[k + 4]);
+                }
+                transpose4_lanes(l4);
+                transpose4_lanes(h4);
+                x[0] = l4[0]; x[1] = l4[1]; x[2] = l4[2]; x[3] = l4[3]; x[4] = h4[0]; x[5] = h4[1];
+                bt6_512(x, r[j]);
+            }
+            for (k = 0; k < 6; ++k) {
+                __m512 col[6], v[6];
+                for (j = 0; j < 6; ++j) col[j] = r[j][k];
+                bt6_512(col, v);
+                for (j = 0; j < 6; ++j) _mm512_store_ps(V + ((size_t)(j * 6 + k) * C + c) * tp + q * 16, v[j]);
+            }
+        }
+        zero_tail(V, NXI4, C, c, tp, groups * 16);
+    }
+}
+
+/* transform_output4 with groups of 16 tiles. */
+AVX512 static void transform_output4_512(const geom *g, int K, const float *M, int r0, float *out, int add,
+                                         const wino_epilogue *ep)
+{
+    int tw = g->tw, tp = g->tp, nrows = g->rows, w = g->w, h = g->h;
+    int last = g->batch * g->th;
+    if (r0 + nrows > last) nrows = last - r0;
+    int groups = (nrows * (tw / 2) + 7) / 8;
+    size_t step = (size_t)K * tp;   /* from one xi to the next */
+    int k, q, j, i, rr;
+    pairs4 ps[groups];
+    for (q = 0; q < groups; ++q) group_pairs(g, r0, nrows, q, 8, &ps[q]);
+    for (k = 0; k < K; ++k) {
+        __m512 ea = ep ? _mm512_set1_ps(ep->scale[k]) : _mm512_setzero_ps();
+        __m512 eb = ep ? _mm512_set1_ps(ep->shift[k]) : _mm512_setzero_ps();
+        for (q = 0; q < groups; ++q) {
+            const float *m = M + (size_t)k * tp + q * 16;
+            __m512 s[4][6];   /* A^T down each column of the 6x6 products: [output row][column] */
+            for (i = 0; i < 6; ++i) {
+                __m512 col[6], y[4];
+                for (j = 0; j < 6; ++j) col[j] = _mm512_load_ps(m + (size_t)(j * 6 + i) * step);
+                at6_512(col, y);
+                for (rr = 0; rr < 4; ++rr) s[rr][i] = y[rr];
+            }
+            for (rr = 0; rr < 4; ++rr) {
+                __m512 y[4];
+                at6_512(s[rr], y);
+                for (j = 0; j < 4; ++j) y[j] = finish512(y[j], ep, ea, eb);
+                transpose4_lanes(y);   /* y[j]: pair j's 8 output columns | pair j + 4's */
+                for (j = 0; j < 8; ++j) {
+                    int yy = 4 * ps[q].ty[j] + rr;
+                    if (ps[q].image[j] < 0 || yy >= h) continue;
+                    float *row = out + ((size_t)ps[q].image[j] * g->cout + k) * h * w + (size_t)yy * w + 8 * ps[q].p[j];
+                    __m256 v = j < 4 ? _mm512_castps512_ps256(y[j]) : upper8(y[j - 4]);
+                    _mm256_storeu_ps(row, add ? _mm256_add_ps(v, _mm256_loadu_ps(row)) : v);
+                    if (k + 1 < K) __builtin_prefetch(row + (size_t)h * w, 1, 3);
+                }
+            }
+        }
+    }
+}
+
 /* 1 when the passes take the AVX-512 products: the CPU has AVX-512F and
    DARKNET_WINOGRAD_ISA=avx2 is not set (tests and benchmarks compare the two; read at every
    pass). */
@@ -1042,7 +1194,8 @@ static void wino_conv(int tile, int batch, int ins, int h, int w, int outs, cons
 {
     int four = tile == 4, nxi = pass_nxi(tile);
     int most = ins > outs ? ins : outs;
-    gemm_fn uv = wino_wide() ? gemm_uv512 : gemm_uv;
+    int wide = wino_wide();
+    gemm_fn uv = wide ? gemm_uv512 : gemm_uv;
     geom g = make_geom(batch, h, w, tile, four ? conv_tiles4(most) : conv_tiles(most));
     g.cin = in_c;
     g.cout = out_c;
@@ -1053,12 +1206,14 @@ static void wino_conv(int tile, int batch, int ins, int h, int w, int outs, cons
         int b, xi;
         #pragma omp for schedule(static)
         for (b = 0; b < g.blocks; ++b) {
-            if (four) transform_input4(&g, ins, in, b * g.rows, V);
+            if (four && wide) transform_input4_512(&g, ins, in, b * g.rows, V);
+            else if (four) transform_input4(&g, ins, in, b * g.rows, V);
             else transform_input(&g, ins, in, b * g.rows, V);
             for (xi = 0; xi < nxi; ++xi)
                 uv(outs, ins, g.tp, U + (size_t)xi * outs * ins, V + (size_t)xi * ins * g.tp,
                    M + (size_t)xi * outs * g.tp);
-            if (four) transform_output4(&g, outs, M, b * g.rows, out, add, ep);
+            if (four && wide) transform_output4_512(&g, outs, M, b * g.rows, out, add, ep);
+            else if (four) transform_output4(&g, outs, M, b * g.rows, out, add, ep);
             else transform_output(&g, outs, M, b * g.rows, out, add, ep);
         }
         free(V);
