@@ -721,12 +721,45 @@ static inline void group_pairs(const geom *g, int r0, int nrows, int q, int n, p
     }
 }
 
+/* lo[k], hi[k] = pair_columns of input row j (0..5) of the tiles of the n pairs of a group
+   in channel c (zeros outside the image and for pairs past the block). */
+AVX2 static inline void pair_rows(const geom *g, const float *in, int C, int c, const pairs4 *ps, int n, int j,
+                                  __m256 *lo, __m256 *hi)
+{
+    int h = g->h, w = g->w, k;
+    for (k = 0; k < n; ++k) {
+        int y = 4 * ps->ty[k] - 1 + j;
+        if (ps->image[k] < 0 || y < 0 || y >= h) {
+            lo[k] = hi[k] = _mm256_setzero_ps();
+            continue;
+        }
+        const float *row = in + ((size_t)ps->image[k] * g->cin + c) * h * w + (size_t)y * w;
+        pair_columns(row, ps->p[k], g->tw / 2, &lo[k], &hi[k]);
+        /* The same columns of the next channel, read groups iterations on: the hardware
+           prefetcher does not see these short runs coming. */
+        if (c + 1 < C) _mm_prefetch((const char *)(row + (size_t)h * w + 8 * ps->p[k]), _MM_HINT_T0);
+    }
+}
+
+/* Writes (or adds) v, the 8 output columns of pair k of a group in row rr (0..3) of its
+   tiles, in channel k of K (nothing past the image or the block). */
+AVX2 static inline void put_pair_row(const geom *g, float *out, int K, int ch, const pairs4 *ps, int k, int rr,
+                                     __m256 v, int add)
+{
+    int h = g->h, w = g->w, yy = 4 * ps->ty[k] + rr;
+    if (ps->image[k] < 0 || yy >= h) return;
+    float *row = out + ((size_t)ps->image[k] * g->cout + ch) * h * w + (size_t)yy * w + 8 * ps->p[k];
+    _mm256_storeu_ps(row, add ? _mm256_add_ps(v, _mm256_loadu_ps(row)) : v);
+    /* the next channel's row, written groups iterations on */
+    if (ch + 1 < K) __builtin_prefetch(row + (size_t)h * w, 1, 3);
+}
+
 /* V[xi][c][t] = (B^T d B)[xi] for the 6x6 input tile d of each tile t of the block (zeros
    outside the image), one group of eight tiles at a time; slots past the block's groups are
    zeroed up to tp. */
 AVX2 static void transform_input4(const geom *g, int C, const float *in, int r0, float *V)
 {
-    int tw = g->tw, tp = g->tp, nrows = g->rows, w = g->w, h = g->h;
+    int tw = g->tw, tp = g->tp, nrows = g->rows;
     int last = g->batch * g->th;
     if (r0 + nrows > last) nrows = last - r0;
     int groups = (nrows * (tw / 2) + 3) / 4;
@@ -738,18 +771,7 @@ AVX2 static void transform_input4(const geom *g, int C, const float *in, int r0,
             __m256 r[6][6];   /* [input row of the tile][transformed column], 8 tiles each */
             for (j = 0; j < 6; ++j) {
                 __m256 lo[4], hi[4], x[6];
-                for (k = 0; k < 4; ++k) {
-                    int y = 4 * ps[q].ty[k] - 1 + j;
-                    if (ps[q].image[k] < 0 || y < 0 || y >= h) {
-                        lo[k] = hi[k] = _mm256_setzero_ps();
-                        continue;
-                    }
-                    const float *row = in + ((size_t)ps[q].image[k] * g->cin + c) * h * w + (size_t)y * w;
-                    pair_columns(row, ps[q].p[k], tw / 2, &lo[k], &hi[k]);
-                    /* The same columns of the next channel, read groups iterations on:
-                       the hardware prefetcher does not see these short runs coming. */
-                    if (c + 1 < C) _mm_prefetch((const char *)(row + (size_t)h * w + 8 * ps[q].p[k]), _MM_HINT_T0);
-                }
+                pair_rows(g, in, C, c, &ps[q], 4, j, lo, hi);
                 transpose4_halves(lo);
                 transpose4_halves(hi);
                 x[0] = lo[0]; x[1] = lo[1]; x[2] = lo[2]; x[3] = lo[3]; x[4] = hi[0]; x[5] = hi[1];
@@ -771,7 +793,7 @@ AVX2 static void transform_input4(const geom *g, int C, const float *in, int r0,
 AVX2 static void transform_output4(const geom *g, int K, const float *M, int r0, float *out, int add,
                                    const wino_epilogue *ep)
 {
-    int tw = g->tw, tp = g->tp, nrows = g->rows, w = g->w, h = g->h;
+    int tw = g->tw, tp = g->tp, nrows = g->rows;
     int last = g->batch * g->th;
     if (r0 + nrows > last) nrows = last - r0;
     int groups = (nrows * (tw / 2) + 3) / 4;
@@ -796,14 +818,7 @@ AVX2 static void transform_output4(const geom *g, int K, const float *M, int r0,
                 at6(s[rr], y);
                 for (j = 0; j < 4; ++j) y[j] = finish(y[j], ep, ea, eb);
                 transpose4_halves(y);   /* y[pair]: the pair's 8 output columns of this row */
-                for (j = 0; j < 4; ++j) {
-                    int yy = 4 * ps[q].ty[j] + rr;
-                    if (ps[q].image[j] < 0 || yy >= h) continue;
-                    float *row = out + ((size_t)ps[q].image[j] * g->cout + k) * h * w + (size_t)yy * w + 8 * ps[q].p[j];
-                    _mm256_storeu_ps(row, add ? _mm256_add_ps(y[j], _mm256_loadu_ps(row)) : y[j]);
-                    /* the next channel's row, written groups iterations on */
-                    if (k + 1 < K) __builtin_prefetch(row + (size_t)h * w, 1, 3);
-                }
+                for (j = 0; j < 4; ++j) put_pair_row(g, out, K, k, &ps[q], j, rr, y[j], add);
             }
         }
     }
@@ -1070,7 +1085,7 @@ AVX512 static inline __m512 finish512(__m512 y, const wino_epilogue *ep, __m512 
 /* transform_input4 with groups of 16 tiles. */
 AVX512 static void transform_input4_512(const geom *g, int C, const float *in, int r0, float *V)
 {
-    int tw = g->tw, tp = g->tp, nrows = g->rows, w = g->w, h = g->h;
+    int tw = g->tw, tp = g->tp, nrows = g->rows;
     int last = g->batch * g->th;
     if (r0 + nrows > last) nrows = last - r0;
     int groups = (nrows * (tw / 2) + 7) / 8;
@@ -1083,16 +1098,7 @@ AVX512 static void transform_input4_512(const geom *g, int C, const float *in, i
             for (j = 0; j < 6; ++j) {
                 __m256 lo[8], hi[8];
                 __m512 l4[4], h4[4], x[6];
-                for (k = 0; k < 8; ++k) {
-                    int y = 4 * ps[q].ty[k] - 1 + j;
-                    if (ps[q].image[k] < 0 || y < 0 || y >= h) {
-                        lo[k] = hi[k] = _mm256_setzero_ps();
-                        continue;
-                    }
-                    const float *row = in + ((size_t)ps[q].image[k] * g->cin + c) * h * w + (size_t)y * w;
-                    pair_columns(row, ps[q].p[k], tw / 2, &lo[k], &hi[k]);
-                    if (c + 1 < C) _mm_prefetch((const char *)(row + (size_t)h * w + 8 * ps[q].p[k]), _MM_HINT_T0);
-                }
+                pair_rows(g, in, C, c, &ps[q], 8, j, lo, hi);
                 for (k = 0; k < 4; ++k) {
                     l4[k] = join8(lo[k], lo[k + 4]);
                     h4[k] = join8(hi[k], hi[k + 4]);
@@ -1117,7 +1123,7 @@ AVX512 static void transform_input4_512(const geom *g, int C, const float *in, i
 AVX512 static void transform_output4_512(const geom *g, int K, const float *M, int r0, float *out, int add,
                                          const wino_epilogue *ep)
 {
-    int tw = g->tw, tp = g->tp, nrows = g->rows, w = g->w, h = g->h;
+    int tw = g->tw, tp = g->tp, nrows = g->rows;
     int last = g->batch * g->th;
     if (r0 + nrows > last) nrows = last - r0;
     int groups = (nrows * (tw / 2) + 7) / 8;
@@ -1142,13 +1148,9 @@ AVX512 static void transform_output4_512(const geom *g, int K, const float *M, i
                 at6_512(s[rr], y);
                 for (j = 0; j < 4; ++j) y[j] = finish512(y[j], ep, ea, eb);
                 transpose4_lanes(y);   /* y[j]: pair j's 8 output columns | pair j + 4's */
-                for (j = 0; j < 8; ++j) {
-                    int yy = 4 * ps[q].ty[j] + rr;
-                    if (ps[q].image[j] < 0 || yy >= h) continue;
-                    float *row = out + ((size_t)ps[q].image[j] * g->cout + k) * h * w + (size_t)yy * w + 8 * ps[q].p[j];
-                    __m256 v = j < 4 ? _mm512_castps512_ps256(y[j]) : upper8(y[j - 4]);
-                    _mm256_storeu_ps(row, add ? _mm256_add_ps(v, _mm256_loadu_ps(row)) : v);
-                    if (k + 1 < K) __builtin_prefetch(row + (size_t)h * w, 1, 3);
+                for (j = 0; j < 4; ++j) {
+                    put_pair_row(g, out, K, k, &ps[q], j, rr, _mm512_castps512_ps256(y[j]), add);
+                    put_pair_row(g, out, K, k, &ps[q], j + 4, rr, upper8(y[j]), add);
                 }
             }
         }
