@@ -67,7 +67,9 @@ done
 LABEL=${LABEL:-Darknet ($(basename "$TOOL"))}
 # As bench-cpu and ./darknet set them, unless the caller chose others.
 export OMP_NUM_THREADS=$THREADS OPENBLAS_NUM_THREADS=${OPENBLAS_NUM_THREADS:-1}
-if [[ -z ${OMP_WAIT_POLICY-} && -z ${GOMP_SPINCOUNT-} ]]; then export OMP_WAIT_POLICY=PASSIVE; fi
+. scripts/bench/omp-wait.sh
+[[ -x ./darknet ]] || die "no ./darknet (make builds it): its OpenMP spin count is what the timing tool gets"
+shipped_omp_wait ./darknet || die "no OpenMP spin count from ./darknet"
 mkdir -p "$OUT"
 
 cfg_pairs=$(sed -n 's/^pairs=\([0-9]*\)$/\1/p' "$CFG")
