@@ -118,6 +118,7 @@ static void filter_of(const float *weights, int outs, int ins, int o, int i, int
 static void transform_weights(const float *weights, int outs, int ins, int flip, float *U)
 {
     int o, i, a, b;
+    #pragma omp parallel for private(i, a, b) if (outs * ins >= 1024)
     for (o = 0; o < outs; ++o) {
         for (i = 0; i < ins; ++i) {
             float g[3][3], t[4][3];
@@ -625,6 +626,9 @@ static void transform_weights4(const float *weights, int outs, int ins, int flip
                                   {1.f / 24, -1.f / 12, 1.f / 6},
                                   {0, 0, 1}};
     int o, i, a, b, k;
+    /* Over threads (by filter rows) for the wider layers: serial, it took about 1% of a
+       ResNet-32 training step, with the other core waiting. */
+    #pragma omp parallel for private(i, a, b, k) if (outs * ins >= 1024)
     for (o = 0; o < outs; ++o) {
         for (i = 0; i < ins; ++i) {
             float g[3][3], t[6][3];
