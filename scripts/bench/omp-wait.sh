@@ -12,12 +12,10 @@ darknet_spin_count() {
     echo "$n"
 }
 
-# shipped_omp_wait DARKNET: unless the caller set OMP_WAIT_POLICY or GOMP_SPINCOUNT, exports
-# DARKNET's own spin count, so that the timing tools, which are not ./darknet, wait for work
-# as it does.
+# shipped_omp_wait DARKNET: sets SHIPPED_SPINCOUNT to DARKNET's own spin count and, unless
+# the caller set OMP_WAIT_POLICY or GOMP_SPINCOUNT, exports it as GOMP_SPINCOUNT, so that the
+# timing tools, which are not ./darknet, wait for work as it does.
 shipped_omp_wait() {
-    [[ -z ${OMP_WAIT_POLICY-} && -z ${GOMP_SPINCOUNT-} ]] || return 0
-    local n
-    n=$(darknet_spin_count "$1") || return 1
-    export GOMP_SPINCOUNT=$n
+    SHIPPED_SPINCOUNT=$(darknet_spin_count "$1") || return 1
+    [[ -n ${OMP_WAIT_POLICY-} || -n ${GOMP_SPINCOUNT-} ]] || export GOMP_SPINCOUNT=$SHIPPED_SPINCOUNT
 }
