@@ -487,11 +487,14 @@ static plan *find_plan(const layer *l, int bf16)
 
 /* Which passes of a 3x3 convolution with stride 1 and padding 1 (any groups) go to
    conv_winograd.c: WINO_FWD | WINO_BWD_DATA | WINO_BWD_WEIGHTS by default on AVX2 CPUs;
-   on AVX-512 ones (wino_wide) the weight gradient stays with oneDNN, whose AVX-512 kernel
-   beat the F(2x2, 3x3) one there, reorders included (ResNet-32 training 455 against 406
-   img/s, the RICASSO step 2140 against 2360 ms, on a 2-core Intel Xeon with AVX-512). The
-   environment variable DARKNET_WINOGRAD, a number, chooses others (0: none; it is read at
-   every call, so that a test can compare the paths). */
+   on AVX-512 ones (wino_wide) the weight gradient goes there only where it takes F(4x4,
+   3x3) tiles (wino_wgrad_tile), and stays with oneDNN elsewhere: oneDNN's AVX-512 kernel
+   beat the F(2x2, 3x3) one, reorders included (ResNet-32 training 455 against 406 img/s,
+   the RICASSO step 2140 against 2360 ms, on a 2-core Intel Xeon with AVX-512), and lost to
+   the F(4x4, 3x3) one (ResNet-32 training 529 against 496 img/s, the RICASSO step 1823
+   against 2109 ms, the same kind of machine, dn_bench alternated). The environment
+   variable DARKNET_WINOGRAD, a number, chooses others (0: none; it is read at every call,
+   so that a test can compare the paths). */
 enum { WINO_FWD = 1, WINO_BWD_DATA = 2, WINO_BWD_WEIGHTS = 4 };
 
 static int winograd(const layer *l, const network *net)
@@ -501,7 +504,7 @@ static int winograd(const layer *l, const network *net)
         || l->groups < 1 || l->c % l->groups || l->n % l->groups || l->out_h != l->h || l->out_w != l->w) return 0;
     env = getenv("DARKNET_WINOGRAD");
     if (env && *env) return atoi(env) & 7;
-    return WINO_FWD | WINO_BWD_DATA | (wino_wide() ? 0 : WINO_BWD_WEIGHTS);
+    return WINO_FWD | WINO_BWD_DATA | (!wino_wide() || wino_wgrad_tile(l->w) == 4 ? WINO_BWD_WEIGHTS : 0);
 }
 
 int conv_accel_winograd_passes(const layer *l, const network *net)

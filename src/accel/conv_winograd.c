@@ -1161,6 +1161,238 @@ AVX512 static void transform_output4_512(const geom *g, int K, const float *M, i
     }
 }
 
+/* ---- F(4x4, 3x3) weight gradient with AVX-512 ----
+ * dU[xi] (in x outs) = V[xi] (in x tiles) . D[xi] (tiles x outs), D = A dY A^T over each 4x4
+ * tile of the output gradient (the adjoint of transform_output4_512), then dW = G^T dU G.
+ * V is the forward's transformed input, as transform_input4_512 writes it. D is stored tile
+ * by tile with the filters contiguous (Dt [NXI4][tp][Kp], Kp = outs rounded up to 16, the
+ * extra filters zero): a product then runs on vectors of 16 filters, every accumulator
+ * summing over all of a block's tiles, with no horizontal sums at its end (the F(2x2, 3x3)
+ * weight gradient's gemm_dv512 pays eight of them per product per block, and lost to
+ * oneDNN's direct kernel on AVX-512 for it). V and Dt hold the same tiles in the same lane
+ * order (see the section above), so the sum over tiles needs no reordering; tiles past the
+ * block or the image are zero in both. */
+
+/* r = A x for four vectors (the adjoint of at6: A^T = [1 1 1 1 1 0; 0 1 -1 2 -2 0;
+   0 1 1 4 4 0; 0 1 -1 8 -8 1]). */
+AVX512 static inline void a6_512(const __m512 x[4], __m512 r[6])
+{
+    __m512 e = _mm512_add_ps(x[0], x[2]), o = _mm512_add_ps(x[1], x[3]);
+    __m512 e4 = _mm512_fmadd_ps(_mm512_set1_ps(4), x[2], x[0]);
+    __m512 o8 = _mm512_fmadd_ps(_mm512_set1_ps(8), x[3], _mm512_add_ps(x[1], x[1]));
+    r[0] = x[0];
+    r[1] = _mm512_add_ps(e, o);
+    r[2] = _mm512_sub_ps(e, o);
+    r[3] = _mm512_add_ps(e4, o8);
+    r[4] = _mm512_sub_ps(e4, o8);
+    r[5] = x[3];
+}
+
+/* The 8 output-gradient columns of pair k of a group in row rr (0..3) of its tiles, channel
+   ch (zeros past the image or the block): put_pair_row's read. */
+AVX512 static inline __m256 get_pair_row(const geom *g, const float *dout, int ch, const pairs4 *ps, int k, int rr)
+{
+    int h = g->h, w = g->w, yy = 4 * ps->ty[k] + rr;
+    if (ps->image[k] < 0 || yy >= h) return _mm256_setzero_ps();
+    return _mm256_loadu_ps(dout + ((size_t)ps->image[k] * g->cout + ch) * h * w + (size_t)yy * w + 8 * ps->p[k]);
+}
+
+/* dst[e * ld + i] = src[i * 16 + e] for i, e < 16: rows of 16 channels for one tile each from
+   16 rows of 16 tiles for one channel each. */
+AVX512 static void transpose16_512(const float *src, float *dst, size_t ld)
+{
+    __m512 r[16], t[16];
+    int i, m;
+    for (i = 0; i < 16; ++i) r[i] = _mm512_load_ps(src + 16 * i);
+    for (i = 0; i < 16; i += 2) {
+        t[i] = _mm512_unpacklo_ps(r[i], r[i + 1]);
+        t[i + 1] = _mm512_unpackhi_ps(r[i], r[i + 1]);
+    }
+    /* r[4n + m], 128-bit lane L: rows 4n..4n + 3 of column 4L + m */
+    for (i = 0; i < 16; i += 4) {
+        __m512d a = _mm512_castps_pd(t[i]), b = _mm512_castps_pd(t[i + 1]);
+        __m512d c = _mm512_castps_pd(t[i + 2]), d = _mm512_castps_pd(t[i + 3]);
+        r[i] = _mm512_castpd_ps(_mm512_unpacklo_pd(a, c));
+        r[i + 1] = _mm512_castpd_ps(_mm512_unpackhi_pd(a, c));
+        r[i + 2] = _mm512_castpd_ps(_mm512_unpacklo_pd(b, d));
+        r[i + 3] = _mm512_castpd_ps(_mm512_unpackhi_pd(b, d));
+    }
+    /* column 4L + m: lane L of r[m], r[4 + m], r[8 + m], r[12 + m] */
+    for (m = 0; m < 4; ++m) {
+        __m512 x0 = _mm512_shuffle_f32x4(r[m], r[4 + m], 0x44), x1 = _mm512_shuffle_f32x4(r[m], r[4 + m], 0xEE);
+        __m512 y0 = _mm512_shuffle_f32x4(r[8 + m], r[12 + m], 0x44), y1 = _mm512_shuffle_f32x4(r[8 + m], r[12 + m], 0xEE);
+        _mm512_storeu_ps(dst + (size_t)(0 + m) * ld, _mm512_shuffle_f32x4(x0, y0, 0x88));
+        _mm512_storeu_ps(dst + (size_t)(4 + m) * ld, _mm512_shuffle_f32x4(x0, y0, 0xDD));
+        _mm512_storeu_ps(dst + (size_t)(8 + m) * ld, _mm512_shuffle_f32x4(x1, y1, 0x88));
+        _mm512_storeu_ps(dst + (size_t)(12 + m) * ld, _mm512_shuffle_f32x4(x1, y1, 0xDD));
+    }
+}
+
+/* Dt [NXI4][tp][Kp] = A dY A^T for the tiles of the block starting at tile row r0 (the
+   first groups * 16 of tp; returns that count), the K filters of dout, zero for filters
+   K..Kp - 1. S: scratch of NXI4 x 16 x 16 floats (one group of tiles for 16 filters). */
+AVX512 static int transform_dout4t_512(const geom *g, int K, int Kp, const float *dout, int r0, float *Dt, float *S)
+{
+    int tw = g->tw, tp = g->tp, nrows = g->rows;
+    int last = g->batch * g->th;
+    if (r0 + nrows > last) nrows = last - r0;
+    int groups = (nrows * (tw / 2) + 7) / 8;
+    int k0, kk, q, j, i, rr, xi;
+    pairs4 ps[groups];
+    for (q = 0; q < groups; ++q) group_pairs(g, r0, nrows, q, 8, &ps[q]);
+    for (k0 = 0; k0 < Kp; k0 += 16) {
+        for (q = 0; q < groups; ++q) {
+            for (kk = 0; kk < 16; ++kk) {
+                int k = k0 + kk;
+                if (k >= K) {
+                    for (xi = 0; xi < NXI4; ++xi) _mm512_store_ps(S + (xi * 16 + kk) * 16, _mm512_setzero_ps());
+                    continue;
+                }
+                __m512 t[4][6];   /* A down each row of the 4x4 gradient: [row][column] */
+                for (rr = 0; rr < 4; ++rr) {
+                    __m512 y[4];
+                    for (j = 0; j < 4; ++j)
+                        y[j] = join8(get_pair_row(g, dout, k, &ps[q], j, rr), get_pair_row(g, dout, k, &ps[q], j + 4, rr));
+                    transpose4_lanes(y);   /* y[c]: column c of row rr of the 16 tiles */
+                    a6_512(y, t[rr]);
+                }
+                for (i = 0; i < 6; ++i) {
+                    __m512 col[4], d[6];
+                    for (rr = 0; rr < 4; ++rr) col[rr] = t[rr][i];
+                    a6_512(col, d);
+                    for (j = 0; j < 6; ++j) _mm512_store_ps(S + ((j * 6 + i) * 16 + kk) * 16, d[j]);
+                }
+            }
+            for (xi = 0; xi < NXI4; ++xi)
+                transpose16_512(S + xi * 256, Dt + ((size_t)xi * tp + q * 16) * Kp + k0, Kp);
+        }
+    }
+    return groups * 16;
+}
+
+/* dU [C][Kp] += V [C][tp] . Dt [tp][Kp] over the first nt tiles: CB input channels by KV
+   vectors of 16 filters of accumulators, each over all nt tiles. */
+#define VD512_KERNEL(CB, KV)                                                               \
+    do {                                                                                   \
+        __m512 acc[CB][KV];                                                                \
+        int cc, kv, t;                                                                     \
+        _Pragma("GCC unroll 16") for (cc = 0; cc < CB; ++cc)                               \
+            _Pragma("GCC unroll 4") for (kv = 0; kv < KV; ++kv) acc[cc][kv] = _mm512_setzero_ps(); \
+        for (t = 0; t < nt; ++t) {                                                         \
+            __m512 d[KV];                                                                  \
+            const float *v = V + (size_t)c0 * tp + t;                                      \
+            _Pragma("GCC unroll 4") for (kv = 0; kv < KV; ++kv)                            \
+                d[kv] = _mm512_loadu_ps(Dt + (size_t)t * Kp + k0 + 16 * kv);               \
+            _Pragma("GCC unroll 16") for (cc = 0; cc < CB; ++cc) {                         \
+                __m512 s = _mm512_set1_ps(v[(size_t)cc * tp]);                             \
+                _Pragma("GCC unroll 4") for (kv = 0; kv < KV; ++kv)                        \
+                    acc[cc][kv] = _mm512_fmadd_ps(s, d[kv], acc[cc][kv]);                  \
+            }                                                                              \
+        }                                                                                  \
+        _Pragma("GCC unroll 16") for (cc = 0; cc < CB; ++cc)                               \
+            _Pragma("GCC unroll 4") for (kv = 0; kv < KV; ++kv) {                          \
+                float *p = dU + (size_t)(c0 + cc) * Kp + k0 + 16 * kv;                     \
+                _mm512_storeu_ps(p, _mm512_add_ps(_mm512_loadu_ps(p), acc[cc][kv]));       \
+            }                                                                              \
+    } while (0)
+
+AVX512 static void gemm_vd512(int C, int Kp, int nt, int tp, const float *V, const float *Dt, float *dU)
+{
+    int k0 = 0, c0;
+    while (k0 < Kp) {
+        if (Kp - k0 >= 64) {
+            for (c0 = 0; c0 + 6 <= C; c0 += 6) VD512_KERNEL(6, 4);
+            for (; c0 + 2 <= C; c0 += 2) VD512_KERNEL(2, 4);
+            for (; c0 < C; ++c0) VD512_KERNEL(1, 4);
+            k0 += 64;
+        } else if (Kp - k0 >= 32) {
+            for (c0 = 0; c0 + 12 <= C; c0 += 12) VD512_KERNEL(12, 2);
+            for (; c0 + 4 <= C; c0 += 4) VD512_KERNEL(4, 2);
+            for (; c0 < C; ++c0) VD512_KERNEL(1, 2);
+            k0 += 32;
+        } else {
+            for (c0 = 0; c0 + 16 <= C; c0 += 16) VD512_KERNEL(16, 1);
+            for (; c0 + 4 <= C; c0 += 4) VD512_KERNEL(4, 1);
+            for (; c0 < C; ++c0) VD512_KERNEL(1, 1);
+            k0 += 16;
+        }
+    }
+}
+
+/* Blocks of about 512 KB of V and Dt together, twice that with 1 MiB of L2 or more
+   (l2_scale), so that a block's transforms are still in L2 when its products read them. */
+static int wgrad4_tiles(int channels, int filters)
+{
+    int t = l2_scale() * (1 << 19) / (NXI4 * 4 * (channels + filters));
+    return t < 16 ? 16 : t > 1024 ? 1024 : t;
+}
+
+/* dweights [n][c][3][3] += the F(4x4, 3x3) weight gradient of one group (w a multiple of 8),
+   as wgrad_group. */
+static void wgrad4_group(int batch, int c, int h, int w, int n, const float *in, int in_c,
+                         const float *dout, int out_c, float *dweights)
+{
+    static const float G[6][3] = {{1.f / 4, 0, 0},
+                                  {-1.f / 6, -1.f / 6, -1.f / 6},
+                                  {-1.f / 6, 1.f / 6, -1.f / 6},
+                                  {1.f / 24, 1.f / 12, 1.f / 6},
+                                  {1.f / 24, -1.f / 12, 1.f / 6},
+                                  {0, 0, 1}};
+    int kp = (n + 15) / 16 * 16;
+    geom g = make_geom(batch, h, w, 4, wgrad4_tiles(c, kp));
+    size_t usize = (size_t)NXI4 * c * kp;   /* dU [NXI4][c][kp] */
+    float *dU = xalloc(usize * sizeof(float));
+    g.cin = in_c;
+    g.cout = out_c;
+    memset(dU, 0, usize * sizeof(float));
+    #pragma omp parallel
+    {
+        float *V = xalloc((size_t)NXI4 * c * g.tp * sizeof(float));
+        float *Dt = xalloc((size_t)NXI4 * g.tp * kp * sizeof(float));
+        float *S = xalloc((size_t)NXI4 * 256 * sizeof(float));
+        float *part = xalloc(usize * sizeof(float));
+        int b, xi;
+        size_t i;
+        memset(part, 0, usize * sizeof(float));
+        #pragma omp for schedule(static)
+        for (b = 0; b < g.blocks; ++b) {
+            transform_input4_512(&g, c, in, b * g.rows, V);
+            int nt = transform_dout4t_512(&g, n, kp, dout, b * g.rows, Dt, S);
+            for (xi = 0; xi < NXI4; ++xi)
+                gemm_vd512(c, kp, nt, g.tp, V + (size_t)xi * c * g.tp, Dt + (size_t)xi * g.tp * kp,
+                           part + (size_t)xi * c * kp);
+        }
+        #pragma omp critical
+        for (i = 0; i < usize; ++i) dU[i] += part[i];
+        free(V);
+        free(Dt);
+        free(S);
+        free(part);
+    }
+    /* dW = G^T dU G, added. */
+    int o, i2, a, b2, p;
+    #pragma omp parallel for private(i2, a, b2, p) if (n * c >= 1024)
+    for (o = 0; o < n; ++o) {
+        for (i2 = 0; i2 < c; ++i2) {
+            float t[3][6];
+            for (b2 = 0; b2 < 6; ++b2)
+                for (p = 0; p < 3; ++p) {
+                    float s = 0;
+                    for (a = 0; a < 6; ++a) s += G[a][p] * dU[((size_t)(a * 6 + b2) * c + i2) * kp + o];
+                    t[p][b2] = s;
+                }
+            float *dw = dweights + ((size_t)o * c + i2) * 9;
+            for (p = 0; p < 3; ++p)
+                for (a = 0; a < 3; ++a) {
+                    float s = 0;
+                    for (b2 = 0; b2 < 6; ++b2) s += t[p][b2] * G[b2][a];
+                    dw[p * 3 + a] += s;
+                }
+        }
+    }
+    free(dU);
+}
+
 /* 1 when the passes take the AVX-512 products: the CPU has AVX-512F and
    DARKNET_WINOGRAD_ISA=avx2 is not set (tests and benchmarks compare the two; read at every
    pass). */
@@ -1336,14 +1568,19 @@ static void wgrad_group(int batch, int c, int h, int w, int n, const float *in, 
     free(dU);
 }
 
+int wino_wgrad_tile(int w)
+{
+    return wino_wide() && wino_tile(w) == 4 ? 4 : 2;
+}
+
 void wino_backward_weights(int batch, int c, int h, int w, int n, int groups, const float *in,
                            const float *dout, float *dweights)
 {
-    int cg = c / groups, ng = n / groups, q;
+    int cg = c / groups, ng = n / groups, q, four = wino_wgrad_tile(w) == 4;
     size_t hw = (size_t)h * w;
     for (q = 0; q < groups; ++q)
-        wgrad_group(batch, cg, h, w, ng, in + q * cg * hw, c, dout + q * ng * hw, n,
-                    dweights + (size_t)q * ng * cg * 9);
+        (four ? wgrad4_group : wgrad_group)(batch, cg, h, w, ng, in + q * cg * hw, c, dout + q * ng * hw, n,
+                                            dweights + (size_t)q * ng * cg * 9);
 }
 
 #endif /* DNNL && __x86_64__ */

@@ -38,8 +38,12 @@ int wino_wide(void);
 /* The output tile size the forward and input-gradient passes use for maps of width w: 4
    (F(4x4, 3x3), 2.25 multiplications per output) when w is a multiple of 8, else 2 (F(2x2,
    3x3), 4 per output); DARKNET_WINOGRAD_TILE=2 in the environment gives 2 for all. The
-   weight gradient is always F(2x2, 3x3). */
+   weight gradient takes wino_wgrad_tile's. */
 int wino_tile(int w);
+/* The tile size of the weight gradient for maps of width w: 4 on CPUs whose products are
+   AVX-512 (wino_wide) when wino_tile(w) is 4 (its transforms exist only on 512 bits there);
+   else 2. */
+int wino_wgrad_tile(int w);
 void wino_forward(int batch, int c, int h, int w, int n, int groups, const float *weights,
                   const float *in, float *out, const wino_epilogue *ep);
 void wino_backward_data(int batch, int c, int h, int w, int n, int groups, const float *weights,

@@ -9,12 +9,13 @@
  * DARKNET_WINOGRAD=7, all three passes), through oneDNN's own primitives
  * (DARKNET_WINOGRAD=0), and for some shapes with the passes split between the two (3: the
  * weight gradient by oneDNN, 5: the input gradient by oneDNN). Widths that are a multiple of
- * 8 take F(4x4, 3x3) tiles in the forward and input-gradient passes: those shapes run once
- * more with DARKNET_WINOGRAD_TILE=2 (F(2x2, 3x3)), and each run checks which tile it took.
+ * 8 take F(4x4, 3x3) tiles in the forward and input-gradient passes, and with the AVX-512
+ * products in the weight gradient too: those shapes run once more with
+ * DARKNET_WINOGRAD_TILE=2 (F(2x2, 3x3)), and each run checks which tiles it took.
  * On CPUs with AVX-512F the Winograd checks run twice, with the AVX-512 matrix products and
  * with the AVX2 ones (DARKNET_WINOGRAD_ISA=avx2); elsewhere the AVX-512 run is reported as
- * skipped. The default split of the passes (all three on AVX2; on AVX-512 the weight
- * gradient by oneDNN) is checked too.
+ * skipped. The default split of the passes (all three on AVX2; on AVX-512 all three on maps
+ * whose width is a multiple of 8, else the weight gradient by oneDNN) is checked too.
  *
  * Per shape (stride 1 and 2, 1x1, 3x3, 5x5, 7x7, padding that drops a row, non-square
  * inputs, 3 input channels, groups 2 and 3 and depthwise, batch 1):
@@ -149,10 +150,12 @@ static void test_shape(const shape *s, int mode, int tile)
 {
     char name[200], env[8];
     int want_tile = tile == 2 || s->w % 8 ? 2 : 4;
-    snprintf(name, sizeof(name), "%s [%s%s%s]", s->name,
+    int want_wtile = want_tile == 4 && wino_wide() ? 4 : 2;
+    snprintf(name, sizeof(name), "%s [%s%s%s%s]", s->name,
              mode == 0 ? "oneDNN" : mode == 7 ? "Winograd" : mode == 3 ? "Winograd, oneDNN weight gradient"
              : mode == 5 ? "Winograd, oneDNN input gradient" : "?",
              mode == 0 ? "" : want_tile == 4 ? ", F(4x4, 3x3)" : ", F(2x2, 3x3)",
+             mode & 4 ? (want_wtile == 4 ? " weight gradient F(4x4, 3x3)" : " weight gradient F(2x2, 3x3)") : "",
              mode == 0 ? "" : wino_wide() ? ", AVX-512 products" : ", AVX2 products");
     snprintf(env, sizeof(env), "%d", mode);
     setenv("DARKNET_WINOGRAD", env, 1);
@@ -164,6 +167,8 @@ static void test_shape(const shape *s, int mode, int tile)
     }
     if (mode) CHECK(wino_tile(s->w) == want_tile, "%s: the forward and input-gradient passes take tiles of %d (got %d)",
                     name, want_tile, wino_tile(s->w));
+    if (mode & 4) CHECK(wino_wgrad_tile(s->w) == want_wtile, "%s: the weight gradient takes tiles of %d (got %d)",
+                        name, want_wtile, wino_wgrad_tile(s->w));
     layer l = make_convolutional_layer(s->batch, s->h, s->w, s->c, s->n, s->groups, s->size,
                                        s->stride, s->pad, LINEAR, 0, 0, 0, 0);
     size_t in_n = (size_t)l.batch * l.inputs, out_n = (size_t)l.batch * l.outputs;
@@ -498,19 +503,32 @@ int main(void)
     if (wino && !wide)
         harness_skip("Winograd convolutions with the AVX-512 matrix products", "this CPU lacks AVX-512F");
     if (wino) {
+        /* width 8 (F(4x4, 3x3) tiles) and width 6 (F(2x2, 3x3)) */
         layer l = make_convolutional_layer(2, 8, 8, 4, 4, 1, 3, 1, 1, LINEAR, 0, 0, 0, 0);
+        layer l6 = make_convolutional_layer(2, 6, 6, 4, 4, 1, 3, 1, 1, LINEAR, 0, 0, 0, 0);
         network probe = {0};
-        int passes;
+        int passes, passes6;
         probe.train = 1;
         unsetenv("DARKNET_WINOGRAD");
+        unsetenv("DARKNET_WINOGRAD_TILE");
         passes = conv_accel_winograd_passes(&l, &probe);
-        CHECK(passes == (wide ? 3 : 7), "the default Winograd passes are %d on this CPU (%s; got %d)",
-              wide ? 3 : 7, wide ? "AVX-512: the weight gradient by oneDNN" : "AVX2: all three", passes);
+        passes6 = conv_accel_winograd_passes(&l6, &probe);
+        CHECK(passes == 7, "the default Winograd passes of a map 8 wide are all three on this CPU (got %d)", passes);
+        CHECK(passes6 == (wide ? 3 : 7), "the default Winograd passes of a map 6 wide are %d on this CPU (%s; got %d)",
+              wide ? 3 : 7, wide ? "AVX-512: the weight gradient by oneDNN" : "AVX2: all three", passes6);
+        CHECK(wino_wgrad_tile(8) == (wide ? 4 : 2) && wino_wgrad_tile(6) == 2,
+              "the weight gradient takes F(4x4, 3x3) tiles on maps 8 wide only with the AVX-512 products "
+              "(got %d for 8, %d for 6)", wino_wgrad_tile(8), wino_wgrad_tile(6));
+        setenv("DARKNET_WINOGRAD_TILE", "2", 1);
+        CHECK(wino_wgrad_tile(8) == 2, "DARKNET_WINOGRAD_TILE=2 gives the weight gradient F(2x2, 3x3) tiles too");
+        unsetenv("DARKNET_WINOGRAD_TILE");
         setenv("DARKNET_WINOGRAD_ISA", "avx2", 1);
-        CHECK(!wino_wide() && conv_accel_winograd_passes(&l, &probe) == 7,
-              "DARKNET_WINOGRAD_ISA=avx2 takes the AVX2 products and all three passes");
+        CHECK(!wino_wide() && conv_accel_winograd_passes(&l, &probe) == 7 && conv_accel_winograd_passes(&l6, &probe) == 7
+              && wino_wgrad_tile(8) == 2,
+              "DARKNET_WINOGRAD_ISA=avx2 takes the AVX2 products, all three passes and F(2x2, 3x3) weight gradients");
         unsetenv("DARKNET_WINOGRAD_ISA");
         free_layer(l);
+        free_layer(l6);
     }
     for (i = 0; i < sizeof(shapes) / sizeof(shapes[0]); ++i) {
         const shape *s = &shapes[i];
