@@ -2,6 +2,9 @@
  * forward_batchnorm_activate applies the activation in the batch norm's last pass over each
  * channel, backward_batchnorm_activate takes the activation's gradient in its first; the
  * layer calls them for linear, ReLU and leaky and keeps the separate passes for the others.
+ * In training the layer's convolution writes straight into l.x and the batch norm reads it
+ * from there (forward_batchnorm_activate_x, 0076); each OpenMP thread takes a run of
+ * channels.
  *
  * Glossary: B batch, C channels, S = H x W positions, n = B x S values per channel.
  *
@@ -209,7 +212,7 @@ static void check_env_switch(ACTIVATION a, const char *aname)
 {
     layer l = bn_conv(a);
     network net = {0};
-    float in[B * CIN * S], dy[N], *res[2][5];
+    float in[B * CIN * S], dy[N], *res[2][6];
     int pass, i, f;
 
     for (i = 0; i < B * CIN * S; ++i) in[i] = (float)rand() / RAND_MAX * 2 - 1;
@@ -221,8 +224,9 @@ static void check_env_switch(ACTIVATION a, const char *aname)
     net.batch = B;
     net.workspace = calloc(l.workspace_size / sizeof(float) + 1, sizeof(float));
     net.delta = calloc(B * CIN * S, sizeof(float));
-    /* output, weight_updates, bias_updates, scale_updates, input delta */
-    const int len[5] = {N, l.nweights, C, C, B * CIN * S};
+    /* output, weight_updates, bias_updates, scale_updates, input delta, and l.x: the fused
+       path's convolution writes its output there directly (0076), the separate one copies it */
+    const int len[6] = {N, l.nweights, C, C, B * CIN * S, N};
     for (pass = 0; pass < 2; ++pass) {
         if (pass) setenv("DARKNET_BN_FUSE", "0", 1);
         memset(l.weight_updates, 0, l.nweights * sizeof(float));
@@ -232,8 +236,8 @@ static void check_env_switch(ACTIVATION a, const char *aname)
         forward_convolutional_layer(l, net);
         memcpy(l.delta, dy, sizeof(dy));
         backward_convolutional_layer(l, net);
-        float *src[5] = {l.output, l.weight_updates, l.bias_updates, l.scale_updates, net.delta};
-        for (i = 0; i < 5; ++i) {
+        float *src[6] = {l.output, l.weight_updates, l.bias_updates, l.scale_updates, net.delta, l.x};
+        for (i = 0; i < 6; ++i) {
             res[pass][i] = malloc(len[i] * sizeof(float));
             memcpy(res[pass][i], src[i], len[i] * sizeof(float));
         }
@@ -241,7 +245,7 @@ static void check_env_switch(ACTIVATION a, const char *aname)
     int fused_off = !batchnorm_fuses(a);
     unsetenv("DARKNET_BN_FUSE");
     double e = 0, m = 0;
-    for (i = 0; i < 5; ++i) {
+    for (i = 0; i < 6; ++i) {
         int j;
         for (j = 0; j < len[i]; ++j) {
             e = err_max(e, fabs(res[0][i][j] - res[1][i][j]) / fmax(1, fabs(res[1][i][j])));
@@ -251,7 +255,8 @@ static void check_env_switch(ACTIVATION a, const char *aname)
         free(res[1][i]);
     }
     CHECK(fused_off && e <= 1e-5 && m > 0.1, "conv+bn+%s layer: DARKNET_BN_FUSE=0 turns the fusion off and "
-          "computes the same output, updates and input delta (max rel err %.2g)", aname, e);
+          "computes the same output, updates, input delta and pre-normalisation values in l.x (max rel err %.2g)",
+          aname, e);
     free(net.workspace);
     free(net.delta);
     free_layer(l);
