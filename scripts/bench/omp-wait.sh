@@ -1,7 +1,7 @@
 # Sourced by scripts/bench-cpu and scripts/bench/part-twin.sh.
 
 # darknet_spin_count DARKNET: prints the GOMP_SPINCOUNT that DARKNET gives itself when the
-# user sets neither it nor OMP_WAIT_POLICY (darknet-patches/0074: about 20 microseconds of
+# user sets neither it nor OMP_WAIT_POLICY (darknet-patches/0074, 0077: about 15 microseconds of
 # spinning, timed on this CPU; 0, passive, off x86), read from libgomp's own report of the
 # re-executed image (OMP_DISPLAY_ENV=verbose; DARKNET prints its usage and exits).
 darknet_spin_count() {

@@ -2,7 +2,7 @@
 # How the shipped binary's OpenMP threads wait (darknet-patches/0026), checked on ./darknet
 # (the default `make` build, which is what users run):
 #   - with neither OMP_WAIT_POLICY nor GOMP_SPINCOUNT set, ./darknet re-executes itself once
-#     with a GOMP_SPINCOUNT of its own (darknet-patches/0074: about 20 microseconds of
+#     with a GOMP_SPINCOUNT of its own (darknet-patches/0074, 0077: about 15 microseconds of
 #     spinning, timed on this CPU, clamped to 100-100000): two program images, the second
 #     with that count, which is neither libgomp's default nor passive;
 #   - a policy the user gave (ACTIVE, PASSIVE, or a GOMP_SPINCOUNT) is what libgomp uses, and
