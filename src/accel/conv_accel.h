@@ -12,6 +12,10 @@
  * unsupported shape, say). In inference (net.train == 0) conv_accel_forward may also finish
  * the layer and return 2: l.output then already has the bias or the batch norm (rolling
  * statistics) and the activation applied, and the layer returns at once (patch 0024).
+ * In training, when l.output is l.x (the layer writes there ahead of its fused batch norm,
+ * patch 0076), it may return 3: it also put the batch statistics of the output in l.mean
+ * and l.variance (per filter, over batch and map; the variance biased), reading l.mean as
+ * the last batch's first, and the batch norm takes them instead of its own pass (0079).
  * The state behind l.accel caches primitives per layer shape and batch, so
  * set_batch_network and resize_network need nothing special.
  *

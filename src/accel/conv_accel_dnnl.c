@@ -575,6 +575,32 @@ int conv_accel_forward(layer l, network net)
     int fused = l.accel && epilogue(&l, &net, &ep);
 #ifdef __x86_64__
     if (winograd(&l, &net) & WINO_FWD) {
+        /* Training, writing l.x ahead of the layer's fused batch norm (darknet-patches 0076,
+           0079): the batch statistics in the same pass, about the last batch's mean, and
+           the layer's batch norm skips its own pass over the output for them (3). */
+        if (!fused && net.train && l.batch_normalize && l.x && l.output == l.x && l.mean && l.variance) {
+            double *sums = malloc(2 * (size_t)l.n * sizeof(double));
+            if (!sums) {
+                fprintf(stderr, "conv_accel: out of memory\n");
+                exit(1);
+            }
+            int f0;
+            /* a shift that is not a number (a diverged batch) would make every sum one */
+            for (f0 = 0; f0 < l.n; ++f0) if (!isfinite(l.mean[f0])) l.mean[f0] = 0;
+            if (wino_forward_stats(l.batch, l.c, l.h, l.w, l.n, l.groups, l.weights, net.input, l.output,
+                                   l.mean, sums)) {
+                double count = (double)l.batch * l.out_h * l.out_w;
+                int f;
+                for (f = 0; f < l.n; ++f) {
+                    double m = sums[2 * f] / count, var = sums[2 * f + 1] / count - m * m;
+                    l.mean[f] += m;
+                    l.variance[f] = var > 0 ? var : 0;
+                }
+                free(sums);
+                return 3;
+            }
+            free(sums);
+        }
         wino_forward(l.batch, l.c, l.h, l.w, l.n, l.groups, l.weights, net.input, l.output, fused ? &ep : 0);
         return fused ? 2 : 1;
     }

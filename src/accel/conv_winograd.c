@@ -1123,9 +1123,18 @@ AVX512 static void transform_input4_512(const geom *g, int C, const float *in, i
     }
 }
 
-/* transform_output4 with groups of 16 tiles. */
+/* 1 when row rr (0..3) of the tiles of pair k of a group lies in the image and the block
+   (put_pair_row writes it). */
+static inline int pair_row_in(const geom *g, const pairs4 *ps, int k, int rr)
+{
+    return ps->image[k] >= 0 && 4 * ps->ty[k] + rr < g->h;
+}
+
+/* transform_output4 with groups of 16 tiles. With sums (for wino_forward_stats), also
+   sums [2K] += per filter k the sum of (y - shift[k]) (at 2k) and of its square (2k + 1)
+   over the outputs written, in float within the block and added in double. */
 AVX512 static void transform_output4_512(const geom *g, int K, const float *M, int r0, float *out, int add,
-                                         const wino_epilogue *ep)
+                                         const wino_epilogue *ep, const float *shift, double *sums)
 {
     int tw = g->tw, tp = g->tp, nrows = g->rows;
     int last = g->batch * g->th;
@@ -1138,6 +1147,7 @@ AVX512 static void transform_output4_512(const geom *g, int K, const float *M, i
     for (k = 0; k < K; ++k) {
         __m512 ea = ep ? _mm512_set1_ps(ep->scale[k]) : _mm512_setzero_ps();
         __m512 eb = ep ? _mm512_set1_ps(ep->shift[k]) : _mm512_setzero_ps();
+        __m256 sh = _mm256_set1_ps(sums ? shift[k] : 0), s1 = _mm256_setzero_ps(), s2 = _mm256_setzero_ps();
         for (q = 0; q < groups; ++q) {
             const float *m = M + (size_t)k * tp + q * 16;
             __m512 s[4][6];   /* A^T down each column of the 6x6 products: [output row][column] */
@@ -1155,8 +1165,23 @@ AVX512 static void transform_output4_512(const geom *g, int K, const float *M, i
                 for (j = 0; j < 4; ++j) {
                     put_pair_row(g, out, K, k, &ps[q], j, rr, _mm512_castps512_ps256(y[j]), add);
                     put_pair_row(g, out, K, k, &ps[q], j + 4, rr, upper8(y[j]), add);
+                    if (!sums) continue;
+                    if (pair_row_in(g, &ps[q], j, rr)) {
+                        __m256 d = _mm256_sub_ps(_mm512_castps512_ps256(y[j]), sh);
+                        s1 = _mm256_add_ps(s1, d);
+                        s2 = _mm256_fmadd_ps(d, d, s2);
+                    }
+                    if (pair_row_in(g, &ps[q], j + 4, rr)) {
+                        __m256 d = _mm256_sub_ps(upper8(y[j]), sh);
+                        s1 = _mm256_add_ps(s1, d);
+                        s2 = _mm256_fmadd_ps(d, d, s2);
+                    }
                 }
             }
+        }
+        if (sums) {
+            sums[2 * k] += hsum(s1);
+            sums[2 * k + 1] += hsum(s2);
         }
     }
 }
@@ -1428,7 +1453,8 @@ static int pass_nxi(int tile)
    U[xi][outs][ins] (NXI4 or NXI of them); in has in_c channels per image (ins of them read,
    from the pointer on), out has out_c (outs written). */
 static void wino_conv(int tile, int batch, int ins, int h, int w, int outs, const float *U,
-                      const float *in, int in_c, float *out, int out_c, int add, const wino_epilogue *ep)
+                      const float *in, int in_c, float *out, int out_c, int add, const wino_epilogue *ep,
+                      const float *shift, double *sums)
 {
     int four = tile == 4, nxi = pass_nxi(tile);
     int most = ins > outs ? ins : outs;
@@ -1441,7 +1467,13 @@ static void wino_conv(int tile, int batch, int ins, int h, int w, int outs, cons
     {
         float *V = xalloc((size_t)nxi * ins * g.tp * sizeof(float));
         float *M = xalloc((size_t)nxi * outs * g.tp * sizeof(float));
+        /* this thread's share of sums (F(4x4, 3x3) with AVX-512 only: wino_forward_stats) */
+        double *ts = sums ? calloc(2 * (size_t)outs, sizeof(double)) : 0;
         int b, xi;
+        if (sums && !ts) {
+            fprintf(stderr, "conv_winograd: out of memory\n");
+            exit(1);
+        }
         #pragma omp for schedule(static)
         for (b = 0; b < g.blocks; ++b) {
             if (four && wide) transform_input4_512(&g, ins, in, b * g.rows, V);
@@ -1450,9 +1482,15 @@ static void wino_conv(int tile, int batch, int ins, int h, int w, int outs, cons
             for (xi = 0; xi < nxi; ++xi)
                 uv(outs, ins, g.tp, U + (size_t)xi * outs * ins, V + (size_t)xi * ins * g.tp,
                    M + (size_t)xi * outs * g.tp);
-            if (four && wide) transform_output4_512(&g, outs, M, b * g.rows, out, add, ep);
+            if (four && wide) transform_output4_512(&g, outs, M, b * g.rows, out, add, ep, shift, ts);
             else if (four) transform_output4(&g, outs, M, b * g.rows, out, add, ep);
             else transform_output(&g, outs, M, b * g.rows, out, add, ep);
+        }
+        if (ts) {
+            int k;
+            #pragma omp critical
+            for (k = 0; k < 2 * outs; ++k) sums[k] += ts[k];
+            free(ts);
         }
         free(V);
         free(M);
@@ -1485,9 +1523,26 @@ void wino_forward(int batch, int c, int h, int w, int n, int groups, const float
             eq.shift = ep->shift + (size_t)q * ng;
         }
         pass_weights(tile, weights + (size_t)q * ng * cg * 9, ng, cg, 0, U);
-        wino_conv(tile, batch, cg, h, w, ng, U, in + q * cg * hw, c, out + q * ng * hw, n, 0, ep ? &eq : 0);
+        wino_conv(tile, batch, cg, h, w, ng, U, in + q * cg * hw, c, out + q * ng * hw, n, 0, ep ? &eq : 0, 0, 0);
     }
     free(U);
+}
+
+int wino_forward_stats(int batch, int c, int h, int w, int n, int groups, const float *weights,
+                       const float *in, float *out, const float *shift, double *sums)
+{
+    int cg = c / groups, ng = n / groups, q, tile = wino_tile(w);
+    size_t hw = (size_t)h * w;
+    if (tile != 4 || !wino_wide()) return 0;
+    float *U = xalloc((size_t)pass_nxi(tile) * ng * cg * sizeof(float));
+    memset(sums, 0, 2 * (size_t)n * sizeof(double));
+    for (q = 0; q < groups; ++q) {
+        pass_weights(tile, weights + (size_t)q * ng * cg * 9, ng, cg, 0, U);
+        wino_conv(tile, batch, cg, h, w, ng, U, in + q * cg * hw, c, out + q * ng * hw, n, 0, 0,
+                  shift + (size_t)q * ng, sums + 2 * (size_t)q * ng);
+    }
+    free(U);
+    return 1;
 }
 
 void wino_backward_data(int batch, int c, int h, int w, int n, int groups, const float *weights,
@@ -1498,7 +1553,7 @@ void wino_backward_data(int batch, int c, int h, int w, int n, int groups, const
     float *U = xalloc((size_t)pass_nxi(tile) * ng * cg * sizeof(float));
     for (q = 0; q < groups; ++q) {
         pass_weights(tile, weights + (size_t)q * ng * cg * 9, cg, ng, 1, U);
-        wino_conv(tile, batch, ng, h, w, cg, U, dout + q * ng * hw, n, din + q * cg * hw, c, 1, 0);
+        wino_conv(tile, batch, ng, h, w, cg, U, dout + q * ng * hw, n, din + q * cg * hw, c, 1, 0, 0, 0);
     }
     free(U);
 }

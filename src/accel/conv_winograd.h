@@ -46,6 +46,14 @@ int wino_tile(int w);
 int wino_wgrad_tile(int w);
 void wino_forward(int batch, int c, int h, int w, int n, int groups, const float *weights,
                   const float *in, float *out, const wino_epilogue *ep);
+/* wino_forward without an epilogue, and in the same pass, per filter k, the sums over the
+   batch and the map of (y - shift[k]) (sums[2k]) and of its square (sums[2k + 1]): sums
+   [2n] for a batch norm's statistics, about a shift near the mean (the last batch's) so
+   that the variance E[(y - s)^2] - E[y - s]^2 loses no digits. Returns 0, having done
+   nothing, where the pass's tiles do not collect them (only F(4x4, 3x3) tiles with the
+   AVX-512 products do). */
+int wino_forward_stats(int batch, int c, int h, int w, int n, int groups, const float *weights,
+                       const float *in, float *out, const float *shift, double *sums);
 void wino_backward_data(int batch, int c, int h, int w, int n, int groups, const float *weights,
                         const float *dout, float *din);
 void wino_backward_weights(int batch, int c, int h, int w, int n, int groups, const float *in,

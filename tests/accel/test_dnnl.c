@@ -30,6 +30,8 @@
  *     statistics) or bias and a linear, ReLU or leaky activation (conv_accel_forward
  *     returns 2), the layer's output agrees, with and without batch norm, for each of
  *     those activations and for one it leaves to Darknet (logistic).
+ * Batch statistics from the Winograd forward pass (conv_accel_forward returning 3; see
+ * test_bn_stats) against a double reference, on AVX-512 CPUs (skipped elsewhere).
  * Tolerance: max |dnnl - stock| <= 1e-4 * max(1, max |stock|) over each tensor: both sum the
  * same products in float, in different orders (oneDNN blocks the sums differently), and the
  * longest sums here have a few thousand terms.
@@ -492,6 +494,93 @@ static void test_resnet32(const char *label, int smooth, double tol, int winogra
     free_network(net);
 }
 
+/* Batch statistics from the Winograd pass (darknet-patches 0079, wino_forward_stats): in
+   training, with l.output pointing at l.x, conv_accel_forward returns 3 on F(4x4, 3x3)
+   shapes with the AVX-512 products, l.x holds the convolution (as the stock loops compute
+   it) and l.mean / l.variance the batch mean and biased variance of each filter's output
+   over batch and map, from a double reference. Twice: with the shift (l.mean before the
+   call) at 0, and at the first call's means plus one, as the next training step would have
+   it. Filter 0 sees only positive weights on a positive input, so its mean is several times
+   its spread (the case where E[y^2] - E[y]^2 loses digits without a shift near the mean).
+   Shapes: the ResNet stage, a half-outside last tile row, a group past the last image,
+   grouped experts. */
+static void test_bn_stats(void)
+{
+    static const shape sh[] = {
+        {"3x3/1 16->16 32x32", 4, 16, 32, 32, 16, 1, 3, 1, 1},
+        {"3x3/1 8->12 10x16 (last tile row half outside)", 2, 8, 10, 16, 12, 1, 3, 1, 1},
+        {"3x3/1 16->8 6x8 batch 1 (group past the image)", 1, 16, 6, 8, 8, 1, 3, 1, 1},
+        {"3x3/1 groups 3 48->96 16x16 (grouped experts)", 2, 48, 16, 16, 96, 3, 3, 1, 1},
+    };
+    size_t si;
+    if (!wino_usable() || !wino_wide()) {
+        harness_skip("Winograd batch statistics", "this CPU lacks AVX-512F (only its products collect them)");
+        return;
+    }
+    unsetenv("DARKNET_WINOGRAD");
+    unsetenv("DARKNET_WINOGRAD_TILE");
+    for (si = 0; si < sizeof(sh) / sizeof(sh[0]); ++si) {
+        const shape *s = &sh[si];
+        layer l = make_convolutional_layer(s->batch, s->h, s->w, s->c, s->n, s->groups, 3, 1, 1, RELU, 1, 0, 0, 0);
+        size_t in_n = (size_t)l.batch * l.inputs, out_n = (size_t)l.batch * l.outputs, hw = (size_t)l.out_h * l.out_w;
+        float *input = malloc(in_n * sizeof(float)), *want = 0;
+        network net = {0};
+        void *accel = l.accel;
+        int call, f, i;
+        srand(17);
+        gc_fill_uniform(l.weights, l.nweights, -0.5f, 0.5f);
+        for (i = 0; i < l.nweights / l.n; ++i) l.weights[i] = fabsf(l.weights[i]);   /* filter 0 */
+        gc_fill_uniform(input, in_n, 0, 1);
+        net.input = input;
+        net.train = 1;
+        net.batch = l.batch;
+        net.workspace = calloc(l.workspace_size / sizeof(float) + 1, sizeof(float));
+        /* the stock loops' convolution, into l.output */
+        l.accel = 0;
+        memset(l.output, 0, out_n * sizeof(float));
+        CHECK(conv_accel_forward(l, net) == 0, "%s: without oneDNN state the stock loops run", s->name);
+        forward_convolutional_layer(l, net);   /* stock: l.x gets the convolution (BN copies it) */
+        want = copy_of(l.x, out_n);
+        l.accel = accel;
+        for (call = 0; call < 2; ++call) {
+            double e_x, e_m = 0, e_v = 0, ratio = 0;
+            layer lc = l;
+            lc.output = l.x;
+            for (f = 0; f < l.n; ++f) l.mean[f] = call ? l.mean[f] + 1 : 0;
+            memset(l.x, 0, out_n * sizeof(float));
+            int ret = conv_accel_forward(lc, net);
+            CHECK(ret == 3, "%s (shift %s): the Winograd pass into l.x returns 3, the statistics with it (got %d)",
+                  s->name, call ? "the last means + 1" : "0", ret);
+            e_x = max_err(l.x, want, out_n);
+            for (f = 0; f < l.n; ++f) {
+                double m = 0, v = 0;
+                int b;
+                size_t j;
+                for (b = 0; b < l.batch; ++b)
+                    for (j = 0; j < hw; ++j) m += want[((size_t)b * l.n + f) * hw + j];
+                m /= (double)l.batch * hw;
+                for (b = 0; b < l.batch; ++b)
+                    for (j = 0; j < hw; ++j) {
+                        double d = want[((size_t)b * l.n + f) * hw + j] - m;
+                        v += d * d;
+                    }
+                v /= (double)l.batch * hw;
+                e_m = err_max(e_m, fabs(l.mean[f] - m) / sqrt(v));
+                e_v = err_max(e_v, fabs(l.variance[f] - v) / v);
+                if (f == 0) ratio = fabs(m) / sqrt(v);
+            }
+            CHECK(e_x <= TOL_LAYER && e_m <= 1e-4 && e_v <= 1e-4 && ratio > 3,
+                  "%s (shift %s): l.x is the convolution (max err %.2g), l.mean and l.variance its batch mean and "
+                  "biased variance (errors %.2g of the spread, %.2g relative; filter 0's mean %.1f spreads)",
+                  s->name, call ? "the last means + 1" : "0", e_x, e_m, e_v, ratio);
+        }
+        free(want);
+        free(input);
+        free(net.workspace);
+        free_layer(l);
+    }
+}
+
 int main(void)
 {
     size_t i;
@@ -549,6 +638,7 @@ int main(void)
         case_end();
     }
     test_full_layer();
+    test_bn_stats();
     {
         static const struct { ACTIVATION a; const char *name; } acts[] = {
             {LINEAR, "linear"}, {RELU, "relu"}, {LEAKY, "leaky"}, {LOGISTIC, "logistic"}};
