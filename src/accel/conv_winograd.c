@@ -1,6 +1,8 @@
 /* Winograd F(2x2, 3x3) and F(4x4, 3x3) convolutions (see conv_winograd.h). F(2x2, 3x3) is
  * described here; the section "F(4x4, 3x3)" below says what differs for the larger tiles,
- * which the forward and input-gradient passes take on maps whose width is a multiple of 8.
+ * which the forward and input-gradient passes take on maps whose width is a multiple of 8,
+ * and with the AVX-512 products the weight gradient too (its own section, "F(4x4, 3x3)
+ * weight gradient with AVX-512").
  *
  * Notation (Lavin and Gray's): a 2x2 tile of output comes from a 4x4 tile of input d and a
  * 3x3 filter g as  Y = A^T [ (G g G^T) o (B^T d B) ] A,  with
