@@ -596,6 +596,14 @@ AVX2 static void transform_output(const geom *g, int K, const float *M, int r0, 
 
 #define NXI4 36
 
+/* F(4x4, 3x3)'s filter transform: U = G g G^T (6x6 from 3x3), and dW = G^T dU G back. */
+static const float G4[6][3] = {{1.f / 4, 0, 0},
+                               {-1.f / 6, -1.f / 6, -1.f / 6},
+                               {-1.f / 6, 1.f / 6, -1.f / 6},
+                               {1.f / 24, 1.f / 12, 1.f / 6},
+                               {1.f / 24, -1.f / 12, 1.f / 6},
+                               {0, 0, 1}};
+
 /* 2 on cores with an L2 cache of 1 MiB or more, else 1. */
 static int l2_scale(void)
 {
@@ -621,12 +629,6 @@ static int conv_tiles4(int channels)
 /* U[xi][o][i] = (G g G^T)[xi], 6x6, for the filter of (o, i) (flip as transform_weights). */
 static void transform_weights4(const float *weights, int outs, int ins, int flip, float *U)
 {
-    static const float G[6][3] = {{1.f / 4, 0, 0},
-                                  {-1.f / 6, -1.f / 6, -1.f / 6},
-                                  {-1.f / 6, 1.f / 6, -1.f / 6},
-                                  {1.f / 24, 1.f / 12, 1.f / 6},
-                                  {1.f / 24, -1.f / 12, 1.f / 6},
-                                  {0, 0, 1}};
     int o, i, a, b, k;
     /* Over threads (by filter rows) for the wider layers: serial, it took about 1% of a
        ResNet-32 training step, with the other core waiting. */
@@ -636,11 +638,11 @@ static void transform_weights4(const float *weights, int outs, int ins, int flip
             float g[3][3], t[6][3];
             filter_of(weights, outs, ins, o, i, flip, g);
             for (a = 0; a < 6; ++a)
-                for (b = 0; b < 3; ++b) t[a][b] = G[a][0] * g[0][b] + G[a][1] * g[1][b] + G[a][2] * g[2][b];
+                for (b = 0; b < 3; ++b) t[a][b] = G4[a][0] * g[0][b] + G4[a][1] * g[1][b] + G4[a][2] * g[2][b];
             for (a = 0; a < 6; ++a)
                 for (b = 0; b < 6; ++b) {
                     float u = 0;
-                    for (k = 0; k < 3; ++k) u += t[a][k] * G[b][k];
+                    for (k = 0; k < 3; ++k) u += t[a][k] * G4[b][k];
                     U[((size_t)(a * 6 + b) * outs + o) * ins + i] = u;
                 }
         }
@@ -933,28 +935,35 @@ AVX2 static void add_partials(size_t n, const float *part, float *sum)
 
 #define AVX512 __attribute__((target("avx512f,avx2,fma")))
 
-/* M (K x tp) = U (K x C) . V (C x tp): KB (<= 8) rows of M by NB (1 or 2) vectors of 16
-   tiles at a time; each row's factor of U is broadcast from memory into the FMA. */
-#define UV512_KERNEL(KB, NB)                                                               \
+/* The matrix-product kernel of gemm_uv512 and gemm_vd512: RB rows of Cm (from r0) by NV
+   vectors of 16 columns (from j0), Cm [.][ldc] = (ADD: +=) A [.][lda] . B [L][ldb] over the L
+   terms of the sum; each row's factor of A is broadcast from memory into the FMA. */
+#define BCAST512_KERNEL(RB, NV, A, lda, B, ldb, Cm, ldc, L, r0, j0, ADD)                   \
     do {                                                                                   \
-        __m512 acc[KB][NB];                                                                \
-        int kk, jj, c;                                                                     \
-        _Pragma("GCC unroll 8") for (kk = 0; kk < KB; ++kk)                                \
-            _Pragma("GCC unroll 2") for (jj = 0; jj < NB; ++jj) acc[kk][jj] = _mm512_setzero_ps(); \
-        for (c = 0; c < C; ++c) {                                                          \
-            __m512 v[NB];                                                                  \
-            _Pragma("GCC unroll 2") for (jj = 0; jj < NB; ++jj)                            \
-                v[jj] = _mm512_load_ps(V + (size_t)c * tp + t0 + 16 * jj);                 \
-            _Pragma("GCC unroll 8") for (kk = 0; kk < KB; ++kk) {                          \
-                __m512 u = _mm512_set1_ps(U[(size_t)(k0 + kk) * C + c]);                   \
-                _Pragma("GCC unroll 2") for (jj = 0; jj < NB; ++jj)                        \
-                    acc[kk][jj] = _mm512_fmadd_ps(u, v[jj], acc[kk][jj]);                  \
+        __m512 acc[RB][NV];                                                                \
+        int rr_, vv_, l_;                                                                  \
+        _Pragma("GCC unroll 16") for (rr_ = 0; rr_ < RB; ++rr_)                            \
+            _Pragma("GCC unroll 4") for (vv_ = 0; vv_ < NV; ++vv_) acc[rr_][vv_] = _mm512_setzero_ps(); \
+        for (l_ = 0; l_ < (L); ++l_) {                                                     \
+            __m512 b_[NV];                                                                 \
+            _Pragma("GCC unroll 4") for (vv_ = 0; vv_ < NV; ++vv_)                         \
+                b_[vv_] = _mm512_loadu_ps((B) + (size_t)l_ * (ldb) + (j0) + 16 * vv_);     \
+            _Pragma("GCC unroll 16") for (rr_ = 0; rr_ < RB; ++rr_) {                      \
+                __m512 a_ = _mm512_set1_ps((A)[(size_t)((r0) + rr_) * (lda) + l_]);        \
+                _Pragma("GCC unroll 4") for (vv_ = 0; vv_ < NV; ++vv_)                     \
+                    acc[rr_][vv_] = _mm512_fmadd_ps(a_, b_[vv_], acc[rr_][vv_]);           \
             }                                                                              \
         }                                                                                  \
-        _Pragma("GCC unroll 8") for (kk = 0; kk < KB; ++kk)                                \
-            _Pragma("GCC unroll 2") for (jj = 0; jj < NB; ++jj)                            \
-                _mm512_store_ps(M + (size_t)(k0 + kk) * tp + t0 + 16 * jj, acc[kk][jj]);   \
+        _Pragma("GCC unroll 16") for (rr_ = 0; rr_ < RB; ++rr_)                            \
+            _Pragma("GCC unroll 4") for (vv_ = 0; vv_ < NV; ++vv_) {                       \
+                float *c_ = (Cm) + (size_t)((r0) + rr_) * (ldc) + (j0) + 16 * vv_;         \
+                _mm512_storeu_ps(c_, ADD ? _mm512_add_ps(_mm512_loadu_ps(c_), acc[rr_][vv_]) : acc[rr_][vv_]); \
+            }                                                                              \
     } while (0)
+
+/* M (K x tp) = U (K x C) . V (C x tp): KB (<= 8) rows of M by NB (1 or 2) vectors of 16
+   tiles at a time. */
+#define UV512_KERNEL(KB, NB) BCAST512_KERNEL(KB, NB, U, C, V, tp, M, tp, C, k0, t0, 0)
 
 /* The rows of M left after the full groups of eight, by NB vectors. */
 #define UV512_REST(NB)                                                                     \
@@ -1299,29 +1308,7 @@ AVX512 static int transform_dout4t_512(const geom *g, int K, int Kp, const float
 
 /* dU [C][Kp] += V [C][tp] . Dt [tp][Kp] over the first nt tiles: CB input channels by KV
    vectors of 16 filters of accumulators, each over all nt tiles. */
-#define VD512_KERNEL(CB, KV)                                                               \
-    do {                                                                                   \
-        __m512 acc[CB][KV];                                                                \
-        int cc, kv, t;                                                                     \
-        _Pragma("GCC unroll 16") for (cc = 0; cc < CB; ++cc)                               \
-            _Pragma("GCC unroll 4") for (kv = 0; kv < KV; ++kv) acc[cc][kv] = _mm512_setzero_ps(); \
-        for (t = 0; t < nt; ++t) {                                                         \
-            __m512 d[KV];                                                                  \
-            const float *v = V + (size_t)c0 * tp + t;                                      \
-            _Pragma("GCC unroll 4") for (kv = 0; kv < KV; ++kv)                            \
-                d[kv] = _mm512_loadu_ps(Dt + (size_t)t * Kp + k0 + 16 * kv);               \
-            _Pragma("GCC unroll 16") for (cc = 0; cc < CB; ++cc) {                         \
-                __m512 s = _mm512_set1_ps(v[(size_t)cc * tp]);                             \
-                _Pragma("GCC unroll 4") for (kv = 0; kv < KV; ++kv)                        \
-                    acc[cc][kv] = _mm512_fmadd_ps(s, d[kv], acc[cc][kv]);                  \
-            }                                                                              \
-        }                                                                                  \
-        _Pragma("GCC unroll 16") for (cc = 0; cc < CB; ++cc)                               \
-            _Pragma("GCC unroll 4") for (kv = 0; kv < KV; ++kv) {                          \
-                float *p = dU + (size_t)(c0 + cc) * Kp + k0 + 16 * kv;                     \
-                _mm512_storeu_ps(p, _mm512_add_ps(_mm512_loadu_ps(p), acc[cc][kv]));       \
-            }                                                                              \
-    } while (0)
+#define VD512_KERNEL(CB, KV) BCAST512_KERNEL(CB, KV, V, tp, Dt, Kp, dU, Kp, nt, c0, k0, 1)
 
 AVX512 static void gemm_vd512(int C, int Kp, int nt, int tp, const float *V, const float *Dt, float *dU)
 {
@@ -1359,12 +1346,6 @@ static int wgrad4_tiles(int channels, int filters)
 static void wgrad4_group(int batch, int c, int h, int w, int n, const float *in, int in_c,
                          const float *dout, int out_c, float *dweights)
 {
-    static const float G[6][3] = {{1.f / 4, 0, 0},
-                                  {-1.f / 6, -1.f / 6, -1.f / 6},
-                                  {-1.f / 6, 1.f / 6, -1.f / 6},
-                                  {1.f / 24, 1.f / 12, 1.f / 6},
-                                  {1.f / 24, -1.f / 12, 1.f / 6},
-                                  {0, 0, 1}};
     int kp = (n + 15) / 16 * 16;
     geom g = make_geom(batch, h, w, 4, wgrad4_tiles(c, kp));
     size_t usize = (size_t)NXI4 * c * kp;   /* dU [NXI4][c][kp] */
@@ -1405,14 +1386,14 @@ static void wgrad4_group(int batch, int c, int h, int w, int n, const float *in,
             for (b2 = 0; b2 < 6; ++b2)
                 for (p = 0; p < 3; ++p) {
                     float s = 0;
-                    for (a = 0; a < 6; ++a) s += G[a][p] * dU[((size_t)(a * 6 + b2) * c + i2) * kp + o];
+                    for (a = 0; a < 6; ++a) s += G4[a][p] * dU[((size_t)(a * 6 + b2) * c + i2) * kp + o];
                     t[p][b2] = s;
                 }
             float *dw = dweights + ((size_t)o * c + i2) * 9;
             for (p = 0; p < 3; ++p)
                 for (a = 0; a < 3; ++a) {
                     float s = 0;
-                    for (b2 = 0; b2 < 6; ++b2) s += t[p][b2] * G[b2][a];
+                    for (b2 = 0; b2 < 6; ++b2) s += t[p][b2] * G4[b2][a];
                     dw[p * 3 + a] += s;
                 }
         }
