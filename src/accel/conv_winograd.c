@@ -27,6 +27,7 @@
 #if defined(DNNL) && defined(__x86_64__)
 
 #include <immintrin.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -749,17 +750,28 @@ AVX2 static inline void pair_rows(const geom *g, const float *in, int C, int c, 
     }
 }
 
-/* Writes (or adds) v, the 8 output columns of pair k of a group in row rr (0..3) of its
-   tiles, in channel k of K (nothing past the image or the block). */
-AVX2 static inline void put_pair_row(const geom *g, float *out, int K, int ch, const pairs4 *ps, int k, int rr,
-                                     __m256 v, int add)
+/* Where the 8 output columns of pair k of a group in row rr (0..3) of its tiles lie in
+   channel ch of an output-side tensor (g->cout channels an image): their offset, or -1 past
+   the image or the block. */
+static inline ptrdiff_t pair_row_at(const geom *g, int ch, const pairs4 *ps, int k, int rr)
 {
     int h = g->h, w = g->w, yy = 4 * ps->ty[k] + rr;
-    if (ps->image[k] < 0 || yy >= h) return;
-    float *row = out + ((size_t)ps->image[k] * g->cout + ch) * h * w + (size_t)yy * w + 8 * ps->p[k];
+    if (ps->image[k] < 0 || yy >= h) return -1;
+    return ((ptrdiff_t)ps->image[k] * g->cout + ch) * h * w + (ptrdiff_t)yy * w + 8 * ps->p[k];
+}
+
+/* Writes (or adds) v at those columns in channel ch of K; returns 0, writing nothing, past
+   the image or the block. */
+AVX2 static inline int put_pair_row(const geom *g, float *out, int K, int ch, const pairs4 *ps, int k, int rr,
+                                    __m256 v, int add)
+{
+    ptrdiff_t at = pair_row_at(g, ch, ps, k, rr);
+    if (at < 0) return 0;
+    float *row = out + at;
     _mm256_storeu_ps(row, add ? _mm256_add_ps(v, _mm256_loadu_ps(row)) : v);
     /* the next channel's row, written groups iterations on */
-    if (ch + 1 < K) __builtin_prefetch(row + (size_t)h * w, 1, 3);
+    if (ch + 1 < K) __builtin_prefetch(row + (size_t)g->h * g->w, 1, 3);
+    return 1;
 }
 
 /* V[xi][c][t] = (B^T d B)[xi] for the 6x6 input tile d of each tile t of the block (zeros
@@ -1134,13 +1146,6 @@ AVX512 static void transform_input4_512(const geom *g, int C, const float *in, i
     }
 }
 
-/* 1 when row rr (0..3) of the tiles of pair k of a group lies in the image and the block
-   (put_pair_row writes it). */
-static inline int pair_row_in(const geom *g, const pairs4 *ps, int k, int rr)
-{
-    return ps->image[k] >= 0 && 4 * ps->ty[k] + rr < g->h;
-}
-
 /* transform_output4 with groups of 16 tiles. With sums (for wino_forward_stats), also
    sums [2K] += per filter k the sum of (y - shift[k]) (at 2k) and of its square (2k + 1)
    over the outputs written, in float within the block and added in double. */
@@ -1174,16 +1179,12 @@ AVX512 static void transform_output4_512(const geom *g, int K, const float *M, i
                 for (j = 0; j < 4; ++j) y[j] = finish512(y[j], ep, ea, eb);
                 transpose4_lanes(y);   /* y[j]: pair j's 8 output columns | pair j + 4's */
                 for (j = 0; j < 4; ++j) {
-                    put_pair_row(g, out, K, k, &ps[q], j, rr, _mm512_castps512_ps256(y[j]), add);
-                    put_pair_row(g, out, K, k, &ps[q], j + 4, rr, upper8(y[j]), add);
-                    if (!sums) continue;
-                    if (pair_row_in(g, &ps[q], j, rr)) {
-                        __m256 d = _mm256_sub_ps(_mm512_castps512_ps256(y[j]), sh);
-                        s1 = _mm256_add_ps(s1, d);
-                        s2 = _mm256_fmadd_ps(d, d, s2);
-                    }
-                    if (pair_row_in(g, &ps[q], j + 4, rr)) {
-                        __m256 d = _mm256_sub_ps(upper8(y[j]), sh);
+                    __m256 v[2] = {_mm512_castps512_ps256(y[j]), upper8(y[j])};
+                    int half;
+                    for (half = 0; half < 2; ++half) {
+                        /* pair j's columns, then pair j + 4's; the sums take those written */
+                        if (!put_pair_row(g, out, K, k, &ps[q], j + 4 * half, rr, v[half], add) || !sums) continue;
+                        __m256 d = _mm256_sub_ps(v[half], sh);
                         s1 = _mm256_add_ps(s1, d);
                         s2 = _mm256_fmadd_ps(d, d, s2);
                     }
@@ -1228,9 +1229,8 @@ AVX512 static inline void a6_512(const __m512 x[4], __m512 r[6])
    ch (zeros past the image or the block): put_pair_row's read. */
 AVX512 static inline __m256 get_pair_row(const geom *g, const float *dout, int ch, const pairs4 *ps, int k, int rr)
 {
-    int h = g->h, w = g->w, yy = 4 * ps->ty[k] + rr;
-    if (ps->image[k] < 0 || yy >= h) return _mm256_setzero_ps();
-    return _mm256_loadu_ps(dout + ((size_t)ps->image[k] * g->cout + ch) * h * w + (size_t)yy * w + 8 * ps->p[k]);
+    ptrdiff_t at = pair_row_at(g, ch, ps, k, rr);
+    return at < 0 ? _mm256_setzero_ps() : _mm256_loadu_ps(dout + at);
 }
 
 /* dst[e * ld + i] = src[i * 16 + e] for i, e < 16: rows of 16 channels for one tile each from
@@ -1492,8 +1492,9 @@ static void pass_weights(int tile, const float *weights, int outs, int ins, int 
    output channels [q n/G, (q + 1) n/G): each pass runs once per group on those slices, as
    separate branches of c/G and n/G channels would. */
 
-void wino_forward(int batch, int c, int h, int w, int n, int groups, const float *weights,
-                  const float *in, float *out, const wino_epilogue *ep)
+/* wino_forward and wino_forward_stats: ep and (shift, sums) are each null or not. */
+static void forward_groups(int batch, int c, int h, int w, int n, int groups, const float *weights,
+                           const float *in, float *out, const wino_epilogue *ep, const float *shift, double *sums)
 {
     int cg = c / groups, ng = n / groups, q, tile = wino_tile(w);
     size_t hw = (size_t)h * w;
@@ -1506,25 +1507,24 @@ void wino_forward(int batch, int c, int h, int w, int n, int groups, const float
             eq.shift = ep->shift + (size_t)q * ng;
         }
         pass_weights(tile, weights + (size_t)q * ng * cg * 9, ng, cg, 0, U);
-        wino_conv(tile, batch, cg, h, w, ng, U, in + q * cg * hw, c, out + q * ng * hw, n, 0, ep ? &eq : 0, 0, 0);
+        wino_conv(tile, batch, cg, h, w, ng, U, in + q * cg * hw, c, out + q * ng * hw, n, 0, ep ? &eq : 0,
+                  sums ? shift + (size_t)q * ng : 0, sums ? sums + 2 * (size_t)q * ng : 0);
     }
     free(U);
+}
+
+void wino_forward(int batch, int c, int h, int w, int n, int groups, const float *weights,
+                  const float *in, float *out, const wino_epilogue *ep)
+{
+    forward_groups(batch, c, h, w, n, groups, weights, in, out, ep, 0, 0);
 }
 
 int wino_forward_stats(int batch, int c, int h, int w, int n, int groups, const float *weights,
                        const float *in, float *out, const float *shift, double *sums)
 {
-    int cg = c / groups, ng = n / groups, q, tile = wino_tile(w);
-    size_t hw = (size_t)h * w;
-    if (tile != 4 || !wino_wide()) return 0;
-    float *U = xalloc((size_t)pass_nxi(tile) * ng * cg * sizeof(float));
+    if (wino_tile(w) != 4 || !wino_wide()) return 0;
     memset(sums, 0, 2 * (size_t)n * sizeof(double));
-    for (q = 0; q < groups; ++q) {
-        pass_weights(tile, weights + (size_t)q * ng * cg * 9, ng, cg, 0, U);
-        wino_conv(tile, batch, cg, h, w, ng, U, in + q * cg * hw, c, out + q * ng * hw, n, 0, 0,
-                  shift + (size_t)q * ng, sums + 2 * (size_t)q * ng);
-    }
-    free(U);
+    forward_groups(batch, c, h, w, n, groups, weights, in, out, 0, shift, sums);
     return 1;
 }
 

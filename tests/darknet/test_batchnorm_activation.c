@@ -36,6 +36,7 @@
 #include "batchnorm_layer.h"
 #include "convolutional_layer.h"
 
+#include "act_ref.h"
 #include "gradcheck.h"
 #include "harness.h"
 
@@ -44,27 +45,6 @@ enum { B = 3, CIN = 2, C = 4, H = 5, W = 6, S = H * W, N = B * C * S };
 
 static const struct { ACTIVATION a; const char *name; } acts[] = {
     {LINEAR, "linear"}, {RELU, "relu"}, {LEAKY, "leaky"}, {LOGISTIC, "logistic"}};
-
-static double act_ref(double t, ACTIVATION a)
-{
-    switch (a) {
-    case RELU: return t > 0 ? t : 0;
-    case LEAKY: return t > 0 ? t : .1 * t;
-    case LOGISTIC: return 1 / (1 + exp(-t));
-    default: return t;
-    }
-}
-
-/* the derivative as a function of the activated output y */
-static double act_grad_ref(double y, ACTIVATION a)
-{
-    switch (a) {
-    case RELU: return y > 0;
-    case LEAKY: return y > 0 ? 1 : .1;
-    case LOGISTIC: return y * (1 - y);
-    default: return 1;
-    }
-}
 
 static layer bn_conv(ACTIVATION a)
 {

@@ -17,33 +17,12 @@
 #include <string.h>
 
 #include "darknet.h"
-#include "activations.h"
 #include "shortcut_layer.h"
 
+#include "act_ref.h"
 #include "harness.h"
 
 static float frand(void) { return (float)rand() / RAND_MAX * 2.f - 1.f; }
-
-/* act'(y), written from the activation's definition (not activations.c's gradient) */
-static double grad_at(ACTIVATION act, double y)
-{
-    switch (act) {
-    case RELU: return y > 0;
-    case LEAKY: return y > 0 ? 1 : .1;
-    case LOGISTIC: return y * (1 - y);
-    default: return 1;
-    }
-}
-
-static double act_of(ACTIVATION act, double v)
-{
-    switch (act) {
-    case RELU: return v > 0 ? v : 0;
-    case LEAKY: return v > 0 ? v : .1 * v;
-    case LOGISTIC: return 1 / (1 + exp(-v));
-    default: return v;
-    }
-}
 
 static void run(ACTIVATION act, const char *aname, int B, int C, int H, int W)
 {
@@ -77,7 +56,7 @@ static void run(ACTIVATION act, const char *aname, int B, int C, int H, int W)
     net.train = 1;
     forward_shortcut_layer(l, net);
     for (i = 0; i < n; ++i) {
-        double y = act_of(act, (double)alpha * main_out[i] + (double)beta * from[i]);
+        double y = act_ref((double)alpha * main_out[i] + (double)beta * from[i], act);
         err_out = err_max(err_out, fabs(l.output[i] - y));
     }
     CHECK(err_out <= 1e-6, "shortcut, equal shapes (%s, %d values): forward = act(alpha main + beta from) "
@@ -86,7 +65,7 @@ static void run(ACTIVATION act, const char *aname, int B, int C, int H, int W)
     memcpy(l.delta, d_out, n * sizeof(float));
     for (i = 0; i < n; ++i) {
         /* the gradient at the layer's own output, as the backward pass sees it */
-        double g = d_out[i] * grad_at(act, l.output[i]);
+        double g = d_out[i] * act_grad_ref(l.output[i], act);
         want_main[i] = main_delta[i] + alpha * g;
         want_from[i] = from_delta[i] + beta * g;
         gmax = fmax(gmax, fabs(g));
